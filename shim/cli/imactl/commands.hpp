@@ -1,0 +1,24 @@
+// imactl subcommands: each file adds one subcommand to the app and, when it is
+// chosen, sets the action main() runs. Actions return the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace imashim::imactl {
+
+using Action = std::function<int()>;
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the check ran and failed (mismatch, drift, not ready)
+inline constexpr int kExitError = 2;   // bad input or an error that stopped the command
+
+// One per subcommand file; the table in main.cpp lists them.
+void add_log_command(CLI::App& app, Action& action);
+
+// Prints "imactl: <message>" to stderr and returns kExitError.
+int report_error(const std::string& message);
+
+}  // namespace imashim::imactl
