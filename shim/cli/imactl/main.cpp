@@ -15,6 +15,7 @@ using AddCommand = void (*)(CLI::App&, Action&);
 constexpr AddCommand kCommands[] = {
     add_log_command,
     add_kernel_command,
+    add_doctor_command,
 };
 }  // namespace
 
