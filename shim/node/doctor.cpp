@@ -18,9 +18,12 @@ struct Ctx {
   BackendChoice backend;
   std::string boot_line;
 
+  std::optional<Kind> configured;
+
+  // The backend in use (or configured) is one of the kernel's.
   bool kernel_ima() const {
-    return backend.kind && (*backend.kind == Kind::host || *backend.kind == Kind::ns_mount ||
-                            *backend.kind == Kind::ns_user);
+    auto k = backend.kind ? backend.kind : configured;
+    return k && (*k == Kind::host || *k == Kind::ns_mount || *k == Kind::ns_user);
   }
   bool appraising() const { return mode == Mode::log || mode == Mode::enforce; }
   std::string grub_fix() const {
@@ -62,8 +65,9 @@ CheckResult check_ima(const Ctx& c) {
   if (c.f.kconfig_enabled("IMA") || c.f.ima_dir)
     return result(Status::ok, c.f.kconfig_enabled("IMA") ? "CONFIG_IMA=y" : "securityfs has ima/");
   return result(c.kernel_ima() ? Status::fail : Status::warn,
-                "the kernel has no IMA (CONFIG_IMA not set): containers are measured in userspace "
-                "by the fanotify backend and the host itself is not measured",
+                c.kernel_ima() ? "the kernel has no IMA (CONFIG_IMA not set), which the configured backend needs"
+                               : "the kernel has no IMA (CONFIG_IMA not set): containers are measured in "
+                                 "userspace by the fanotify backend and the host itself is not measured",
                 "use a kernel built with CONFIG_INTEGRITY=y and CONFIG_IMA=y (Debian's and Ubuntu's "
                 "distribution kernels have it)");
 }
@@ -151,7 +155,7 @@ CheckResult check_boot_policy(const Ctx& c) {
   if (auto p = c.f.boot_param("ima_policy")) return result(Status::ok, "ima_policy=" + *p);
   if (c.f.ima_policy_text && !c.f.ima_policy_text->empty())
     return result(Status::ok, "no ima_policy= but a policy is loaded (readable in securityfs)");
-  bool host = c.kernel_ima() && *c.backend.kind == Kind::host;
+  bool host = c.kernel_ima() && c.backend.kind == Kind::host;
   Status s = !host ? Status::info : c.mode == Mode::enforce ? Status::fail : Status::warn;
   return result(s, "no ima_policy= on the boot line: the kernel measures and appraises nothing until a "
                    "policy is loaded", c.grub_fix());
@@ -387,7 +391,7 @@ DoctorReport run_doctor(const NodeFacts& facts, const DoctorOptions& options) {
   report.mode = options.mode;
   report.backend = choose_backend(facts, options);
   report.boot_line = recommended_boot_line(facts, options.mode);
-  Ctx ctx{facts, options.mode, report.backend, report.boot_line};
+  Ctx ctx{facts, options.mode, report.backend, report.boot_line, options.backend};
   for (const CheckSpec& spec : kChecks) {
     CheckResult r = spec.run(ctx);
     r.id = spec.id;

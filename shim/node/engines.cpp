@@ -72,7 +72,12 @@ std::vector<TomlEntry> read_toml(std::istream& in) {
     }
     std::size_t eq = l.find('=');
     if (eq == std::string_view::npos) continue;
-    out.push_back({table, std::string(trim(l.substr(0, eq))), strings_of(l.substr(eq + 1))});
+    std::string value(trim(l.substr(eq + 1)));
+    // A multi-line array runs to its closing bracket.
+    for (std::string more; value.starts_with('[') && value.find(']') == std::string::npos &&
+                           std::getline(in, more);)
+      value += " " + more;
+    out.push_back({table, std::string(trim(l.substr(0, eq))), strings_of(value)});
   }
   return out;
 }
