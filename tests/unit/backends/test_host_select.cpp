@@ -1,0 +1,89 @@
+#include <catch2/catch.hpp>
+
+#include "fake_securityfs.hpp"
+#include "imashim/backends/host.hpp"
+#include "imashim/backends/select.hpp"
+
+using namespace imashim;
+using namespace imashim::backends;
+using imashim::testing::FakeSecurityFs;
+using imashim::testing::TempDir;
+namespace fs = std::filesystem;
+
+TEST_CASE("host backend: the container's log is the host log written while attached", "[backends]") {
+  TempDir t;
+  auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+  testing::write_text(t.path() / "proc" / "cmdline", "ima_appraise=log\n");
+  testing::write_text(fake->ima() / "ascii_runtime_measurements", "10 a ima-ng sha256:1 boot_aggregate\n");
+  testing::write_text(fake->ima() / "binary_runtime_measurements", "B0");
+  HostBackend backend({.securityfs = fake->root(), .proc = t.path() / "proc", .files = fake});
+  CHECK_FALSE(backend.capabilities().per_container_policy);
+  CHECK_FALSE(backend.capabilities().enforce);  // ima_appraise=log
+  AttachRequest req;
+  req.policy_text = "measure func=BPRM_CHECK\n";
+  req.log_dir = t.path() / "logs";
+  auto a = backend.attach(req);
+  REQUIRE(a.ok());
+  CHECK(a->extra["policy"].get<std::string>().find("not loaded") != std::string::npos);
+  testing::write_text(fake->ima() / "ascii_runtime_measurements",
+                      "10 a ima-ng sha256:1 boot_aggregate\n10 b ima-ng sha256:2 /bin/sh\n");
+  testing::write_text(fake->ima() / "binary_runtime_measurements", "B0B1");
+  REQUIRE(backend.detach(*a, req).ok());
+  CHECK(testing::read_text(req.log_dir / "ascii_runtime_measurements") == "10 b ima-ng sha256:2 /bin/sh\n");
+  CHECK(testing::read_text(req.log_dir / "binary_runtime_measurements") == "B1");
+}
+
+TEST_CASE("host backend: node policy install is one load; a second says why it fails", "[backends]") {
+  TempDir t;
+  auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+  testing::write_text(fake->ima() / "policy", "");
+  HostOptions o{.securityfs = fake->root(), .proc = t.path() / "proc", .files = fake};
+  auto first = install_node_policy(o, "appraise func=BPRM_CHECK fowner=0\n");
+  INFO((first.ok() ? std::string() : first.error().message()));
+  REQUIRE(first.ok());
+  fs::remove(fake->ima() / "policy");  // what the kernel does after a load
+  auto again = install_node_policy(o, "appraise func=BPRM_CHECK fowner=0\n");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().message().find("already loaded this boot") != std::string::npos);
+}
+
+TEST_CASE("host backend: no IMA log is a clear attach error", "[backends]") {
+  TempDir t;
+  auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+  HostBackend backend({.securityfs = fake->root(), .proc = t.path(), .files = fake});
+  auto a = backend.attach(AttachRequest{});
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.error().message().find("is IMA enabled?") != std::string::npos);
+}
+
+TEST_CASE("detect_backend prefers ns-mount, ns-user, host, then fanotify, with reasons", "[backends]") {
+  TempDir t;
+  DetectOptions o{.sys = t.path() / "sys", .proc = t.path() / "proc"};
+  auto ima = o.sys / "kernel" / "security" / "ima";
+  testing::write_text(o.proc / "cmdline", "quiet\n");
+  auto d = detect_backend(o);
+  CHECK(d.kind == Kind::fanotify);
+  REQUIRE(d.rejected.size() == 3);
+  CHECK(d.rejected[2].find("no IMA") != std::string::npos);
+  testing::write_text(ima / "ascii_runtime_measurements", "");
+  d = detect_backend(o);
+  CHECK(d.kind == Kind::host);
+  CHECK(d.reason.starts_with("host: "));
+  testing::write_text(ima / "active", "");
+  CHECK(detect_backend(o).kind == Kind::ns_user);
+  testing::write_text(ima / "namespaces", "");
+  d = detect_backend(o);
+  CHECK(d.kind == Kind::ns_mount);
+  CHECK(d.rejected.empty());
+  CHECK(d.reason.find("enforce_ns") == std::string::npos);
+  testing::write_text(o.proc / "cmdline", "ima_appraise=enforce_ns\n");
+  CHECK(detect_backend(o).reason.find("enforced: ima_appraise=enforce_ns") != std::string::npos);
+}
+
+TEST_CASE("make_backend makes each kernel kind", "[backends]") {
+  for (Kind k : {Kind::ns_mount, Kind::ns_user, Kind::host}) {
+    auto b = make_backend(k);
+    REQUIRE(b.ok());
+    CHECK((*b)->kind() == k);
+  }
+}
