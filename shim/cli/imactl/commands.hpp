@@ -19,6 +19,7 @@ inline constexpr int kExitError = 2;   // bad input or an error that stopped the
 void add_log_command(CLI::App& app, Action& action);
 void add_kernel_command(CLI::App& app, Action& action);
 void add_doctor_command(CLI::App& app, Action& action);
+void add_events_command(CLI::App& app, Action& action);
 
 // Prints "imactl: <message>" to stderr and returns kExitError.
 int report_error(const std::string& message);

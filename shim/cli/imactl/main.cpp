@@ -16,6 +16,7 @@ constexpr AddCommand kCommands[] = {
     add_log_command,
     add_kernel_command,
     add_doctor_command,
+    add_events_command,
 };
 }  // namespace
 
