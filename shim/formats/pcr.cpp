@@ -83,15 +83,15 @@ std::vector<std::string_view> lines_of(std::string_view text) {
 }
 
 // Hex with optional "0x" and optional spaces between bytes (TPM 1.2 sysfs style).
-Result<Bytes> digest_hex(std::string_view s, HashAlgo bank) {
+Result<Bytes> digest_hex(std::string_view s, std::optional<HashAlgo> bank) {
   s = trim(s);
   if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
   std::string compact;
   for (char c : s)
     if (c != ' ' && c != '\t') compact.push_back(c);
   IMASHIM_TRY(Bytes b, from_hex(compact));
-  if (b.size() != digest_size(bank))
-    return fail(fmt::format("a {} PCR value has {} bytes, this one {}", hash_algo_name(bank), digest_size(bank),
+  if (bank && b.size() != digest_size(*bank))
+    return fail(fmt::format("a {} PCR value has {} bytes, this one {}", hash_algo_name(*bank), digest_size(*bank),
                             b.size()));
   return b;
 }
@@ -112,7 +112,17 @@ Result<HashAlgo> bank_named(std::string_view name) {
   return *a;
 }
 
-Result<void> parse_evmctl_style(const std::vector<std::string_view>& lines, HashAlgo bank, PcrValues& out) {
+// A bank not named: the algorithm with that digest size (sha1, sha256, sha384, sha512).
+Result<HashAlgo> bank_by_size(std::string_view hex) {
+  IMASHIM_TRY(Bytes b, digest_hex(hex, std::nullopt));
+  for (HashAlgo a : {HashAlgo::sha1, HashAlgo::sha256, HashAlgo::sha384, HashAlgo::sha512})
+    if (digest_size(a) == b.size()) return a;
+  return fail(fmt::format("a {}-byte PCR value matches no bank; name the bank (BANK,FILE)", b.size()));
+}
+
+Result<void> parse_evmctl_style(const std::vector<std::string_view>& lines, std::optional<HashAlgo> bank_opt,
+                                PcrValues& out) {
+  HashAlgo bank = HashAlgo::sha1;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string_view l = trim(lines[i]);
     if (l.empty()) continue;
@@ -122,6 +132,12 @@ Result<void> parse_evmctl_style(const std::vector<std::string_view>& lines, Hash
     if (colon == std::string_view::npos) return fail(fmt::format("line {}: no ':' after the PCR index", i + 1));
     auto idx = pcr_index(l.substr(4, colon - 4));
     if (!idx) return err(idx.error());
+    if (!bank_opt) {
+      auto b = bank_by_size(l.substr(colon + 1));
+      if (!b) return err(b.error());
+      bank_opt = *b;
+    }
+    bank = *bank_opt;
     auto v = digest_hex(l.substr(colon + 1), bank);
     if (!v) return err(v.error());
     out[bank][*idx] = std::move(*v);
@@ -166,11 +182,16 @@ Result<PcrValues> parse_pcr_text(std::string_view text, std::optional<HashAlgo> 
     }
   if (first.empty()) return fail("no PCR values");
   if (first.substr(0, 4) == "PCR-") {
-    IMASHIM_TRY_VOID(parse_evmctl_style(lines, bank.value_or(HashAlgo::sha1), out));
+    IMASHIM_TRY_VOID(parse_evmctl_style(lines, bank, out));
   } else if (first.find(':') != std::string_view::npos) {
     IMASHIM_TRY_VOID(parse_tpm2_style(lines, out));
   } else {
-    HashAlgo b = bank.value_or(HashAlgo::sha1);
+    if (!bank) {
+      auto b = bank_by_size(first);
+      if (!b) return std::move(b).with_context("bare PCR value");
+      bank = *b;
+    }
+    HashAlgo b = *bank;
     auto v = digest_hex(first, b);
     if (!v) return std::move(v).with_context("bare PCR value");
     out[b][bare_index] = std::move(*v);

@@ -53,10 +53,11 @@ using PcrValues = std::map<HashAlgo, std::map<std::uint32_t, Bytes>>;
 
 // Parses PCR values. Accepted formats (detected per file):
 //  - evmctl / TPM 1.2 sysfs `pcrs`: lines "PCR-10: <hex>" (bytes may be separated by
-//    spaces); the bank is `bank` (evmctl's "--pcrs sha256,FILE"), sha1 when not given;
+//    spaces); the bank is `bank` (evmctl's "--pcrs sha256,FILE");
 //  - tpm2_pcrread output: "sha256:" then "  10: 0x<HEX>" lines, any number of banks;
 //  - a bare hex value (sysfs /sys/class/tpm/tpm0/pcr-sha256/10): PCR `bare_index` of `bank`.
-// Digest sizes are checked against the bank's algorithm; the error names the line.
+// Without `bank`, the bank is the one whose digest size the values have (sha1, sha256,
+// sha384, sha512). Digest sizes are checked against the bank; the error names the line.
 Result<PcrValues> parse_pcr_text(std::string_view text, std::optional<HashAlgo> bank,
                                  std::uint32_t bare_index = kImaPcr);
 // Parses "BANK:HEX" or "BANK:INDEX:HEX" (the --pcr option), adding it to `into`.
