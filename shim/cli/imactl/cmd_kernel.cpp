@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "imashim/backends/kernel.hpp"
+#include "imashim/backends/select.hpp"
 
 namespace imashim::imactl {
 namespace {
@@ -55,6 +56,13 @@ int run_load(const KernelOptions& o) {
   return kExitOk;
 }
 
+int run_detect(const backends::DetectOptions& o) {
+  auto d = backends::detect_backend(o);
+  std::cout << "backend: " << backends::kind_name(d.kind) << "\nreason: " << d.reason << '\n';
+  for (const auto& r : d.rejected) std::cout << "not chosen: " << r << '\n';
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_kernel_command(CLI::App& app, Action& action) {
@@ -68,6 +76,11 @@ void add_kernel_command(CLI::App& app, Action& action) {
     sub->add_option("policy", opts->policy_path, "policy file, one rule per line ('-': stdin)")->required();
     sub->add_option("--securityfs", opts->securityfs, "securityfs mount point");
   }
+  auto detect_opts = std::make_shared<backends::DetectOptions>();
+  auto* detect = kernel->add_subcommand("detect", "Show which backend this node gets (ns-mount, ns-user, host, fanotify) and why");
+  detect->add_option("--sys", detect_opts->sys, "sysfs root");
+  detect->add_option("--proc", detect_opts->proc, "procfs root");
+  detect->callback([&action, detect_opts] { action = [detect_opts] { return run_detect(*detect_opts); }; });
   check->callback([&action, opts] { action = [opts] { return run_check(*opts); }; });
   load->callback([&action, opts] { action = [opts] { return run_load(*opts); }; });
 }

@@ -14,6 +14,9 @@ g_check "the TPM's PCR 10 is readable (sha1 and sha256 banks)" test -e /sys/clas
 agg=$(head -n 1 $IMA/ascii_runtime_measurements | awk '{print $4}')
 g_check "boot_aggregate is not zero ($agg)" test -n "${agg#sha256:}" -a "${agg#sha256:}" != "$(printf '%064d' 0)"
 
+imactl kernel detect >/tmp/w/detect 2>&1
+g_check "backend detection picks host on mainline IMA ($(sed -n 2p /tmp/w/detect | cut -c1-60)...)" grep -q '^backend: host$' /tmp/w/detect
+
 # --- the measurement log: imactl against the kernel's own log and PCRs
 log_checks() {
   # Snapshot: only initramfs programs (never measured) run between the reads.
