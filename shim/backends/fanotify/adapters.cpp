@@ -1,0 +1,150 @@
+// The engine's views of the other modules: the policy evaluator, the
+// measurement log appender, layer manifests.
+#include <algorithm>
+
+#include "imashim/backends/fanotify_engine.hpp"
+#include "imashim/formats/measurement_log.hpp"
+#include "imashim/formats/template.hpp"
+#if __has_include("imashim/label/manifest.hpp")
+#include "imashim/label/manifest.hpp"
+#define IMASHIM_HAVE_LABEL 1
+#endif
+#include "imashim/policy/evaluate.hpp"
+#include "imashim/policy/policy.hpp"
+#include "monitor_internal.hpp"
+
+namespace imashim::backends::fanotify {
+namespace {
+
+constexpr std::pair<Hook, policy::Func> kHookFuncs[] = {
+    {Hook::bprm_check, policy::Func::bprm_check},
+    {Hook::file_check, policy::Func::file_check},
+    {Hook::mmap_check, policy::Func::mmap_check},
+};
+
+class PolicyAdapter : public PolicyView {
+ public:
+  explicit PolicyAdapter(policy::Policy p) : policy_(std::move(p)) {
+    subject_dependent_ = std::any_of(policy_.rules.begin(), policy_.rules.end(), [](const policy::Rule& r) {
+      bool subj_lsm = r.lsm[3] || r.lsm[4] || r.lsm[5];
+      return r.uid || r.euid || r.gid || r.egid || r.mask || subj_lsm;
+    });
+  }
+
+  PolicyVerdict evaluate(const PolicyAccess& a) const override {
+    policy::Access access;
+    for (const auto& [hook, func] : kHookFuncs)
+      if (hook == a.hook) access.func = func;
+    access.mask = a.mask;
+    access.uid = a.uid;
+    access.euid = a.euid;
+    access.suid = a.euid;
+    access.gid = a.gid;
+    access.egid = a.egid;
+    access.sgid = a.egid;
+    access.fowner = a.fowner;
+    access.fgroup = a.fgroup;
+    access.fsmagic = a.fsmagic;
+    policy::Decision d = policy::evaluate(policy_, access);
+    PolicyVerdict v;
+    v.measure = d.measure();
+    v.appraise = d.appraise();
+    v.audit = d.audit();
+    v.require_signature = d.appraise_type.has_value();
+    v.template_name = d.template_name.value_or("");
+    v.pcr = d.pcr.value_or(10);
+    return v;
+  }
+  bool depends_on_subject() const override { return subject_dependent_; }
+
+ private:
+  policy::Policy policy_;
+  bool subject_dependent_ = false;
+};
+
+class LogSink : public MeasurementSink {
+ public:
+  LogSink(formats::MeasurementLogAppender app, std::filesystem::path dir, formats::TemplatePtr def)
+      : app_(std::move(app)), dir_(std::move(dir)), default_(std::move(def)) {}
+
+  Result<void> append(const Measurement& m) override {
+    IMASHIM_TRY(auto desc, template_for(m.template_name));
+    formats::Measurement fm;
+    fm.path = m.path;
+    fm.algo = m.algo;
+    fm.digest = m.digest;
+    fm.signature = m.signature;
+    fm.pcr = static_cast<std::uint32_t>(m.pcr);
+    if (auto r = app_.append(desc, fm); !r) return std::move(r).with_context("append to the measurement log");
+    return {};
+  }
+  Result<void> violation(const std::string& name, int pcr) override {
+    formats::Measurement fm;
+    fm.path = name;
+    fm.violation = true;
+    fm.pcr = static_cast<std::uint32_t>(pcr);
+    IMASHIM_TRY_VOID(app_.append(default_, fm));
+    return {};
+  }
+  Result<void> flush() override {
+    IMASHIM_TRY_VOID(app_.sync());
+    return finalize_log(dir_);
+  }
+
+ private:
+  Result<formats::TemplatePtr> template_for(const std::string& name) {
+    if (name.empty() || name == default_->name) return default_;
+    return formats::resolve_template(name);
+  }
+  formats::MeasurementLogAppender app_;
+  std::filesystem::path dir_;
+  formats::TemplatePtr default_;
+};
+
+#ifdef IMASHIM_HAVE_LABEL
+class ManifestRefs : public ReferenceDigests {
+ public:
+  explicit ManifestRefs(std::vector<label::Manifest> m) : manifests_(std::move(m)) {}
+  // The upper layers come first in the request: the first manifest naming the path wins.
+  std::optional<std::pair<formats::HashAlgo, Bytes>> lookup(const std::string& path) const override {
+    for (const auto& m : manifests_)
+      if (const auto* e = m.find(path)) return std::make_pair(e->algo, e->digest);
+    return std::nullopt;
+  }
+
+ private:
+  std::vector<label::Manifest> manifests_;
+};
+#endif
+
+}  // namespace
+
+Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text) {
+  IMASHIM_TRY(auto p, policy::parse_policy_strict(policy_text, "policy"));
+  return std::unique_ptr<PolicyView>(new PolicyAdapter(std::move(p)));
+}
+
+Result<std::unique_ptr<MeasurementSink>> open_log_sink(const std::filesystem::path& log_dir,
+                                                       const std::string& default_template) {
+  IMASHIM_TRY(auto desc, formats::resolve_template(default_template));
+  IMASHIM_TRY(auto app, formats::MeasurementLogAppender::open(log_dir / "binary_runtime_measurements",
+                                                               log_dir / "ascii_runtime_measurements"));
+  return std::unique_ptr<MeasurementSink>(new LogSink(std::move(app), log_dir, std::move(desc)));
+}
+
+Result<std::unique_ptr<ReferenceDigests>> load_manifests(const std::vector<std::filesystem::path>& paths) {
+  if (paths.empty()) return std::unique_ptr<ReferenceDigests>();
+#ifdef IMASHIM_HAVE_LABEL
+  std::vector<label::Manifest> ms;
+  for (const auto& p : paths) {
+    IMASHIM_TRY(auto m, label::read_manifest(p.string()));
+    m.sort();
+    ms.push_back(std::move(m));
+  }
+  return std::unique_ptr<ReferenceDigests>(new ManifestRefs(std::move(ms)));
+#else
+  return fail("layer manifests: this build has no label module");
+#endif
+}
+
+}  // namespace imashim::backends::fanotify

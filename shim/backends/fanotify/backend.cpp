@@ -1,0 +1,187 @@
+// The Backend: attach starts a daemonized monitor per container and waits for
+// its ready handshake; detach stops it and finalizes the log.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "imashim/formats/measurement_log.hpp"
+#include "monitor_internal.hpp"
+
+namespace imashim::backends {
+namespace {
+
+using namespace fanotify;
+using Clock = std::chrono::steady_clock;
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_signal(int fd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0)); }
+
+bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
+  struct pollfd p {pidfd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+}
+
+// Reads one line from `fd` within `timeout`.
+std::string read_line(int fd, std::chrono::milliseconds timeout) {
+  std::string out;
+  auto deadline = Clock::now() + timeout;
+  while (out.find('\n') == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) break;
+    struct pollfd p {fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out.substr(0, out.find('\n'));
+}
+
+// Double fork: the monitor is nobody's child in the caller's process tree,
+// has its own session and none of the caller's stdio (engines wait on those).
+Result<void> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
+                           const std::filesystem::path& stderr_log) {
+  std::string exe_s = exe.string(), config_s = config.string(), log_s = stderr_log.string();
+  pid_t child = ::fork();
+  if (child < 0) return fail_errno("fork");
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    int err = ::open(log_s.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(err >= 0 ? err : null, 2);
+    int ready = ::fcntl(ready_w, F_DUPFD_CLOEXEC, 10);
+    ::dup2(ready, 3);
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    const char* argv[] = {kMonitorName, "run", "--config", config_s.c_str(), "--ready-fd", "3", nullptr};
+    ::execv(exe_s.c_str(), const_cast<char* const*>(argv));
+    (void)!::write(3, "error cannot exec the monitor\n", 30);
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return {};
+}
+
+// Is `pid` the monitor of this container (not a recycled pid)?
+bool is_our_monitor(pid_t pid, const std::filesystem::path& config) {
+  std::ifstream in(fmt::format("/proc/{}/cmdline", pid));
+  std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cmd.find(config.string()) != std::string::npos;
+}
+
+class FanotifyBackend : public Backend {
+ public:
+  explicit FanotifyBackend(FanotifyOptions o) : options_(std::move(o)) {}
+  Kind kind() const override { return Kind::fanotify; }
+  Capabilities capabilities() const override { return {true, true, true}; }
+
+  Result<Attachment> attach(const AttachRequest& request) override {
+    IMASHIM_TRY_VOID(validate(request));
+    std::error_code ec;
+    auto state = state_dir(request);
+    std::filesystem::create_directories(request.log_dir, ec);
+    std::filesystem::create_directories(state, ec);
+    if (ec) return fail("create `" + state.string() + "`: " + ec.message());
+    MonitorConfig config = MonitorConfig::from_request(request, options_);
+    config.state_dir = state;
+    // Fail before spawning on what the monitor would refuse anyway.
+    if (auto p = make_policy_view(config.policy_text); !p) return std::move(p).with_context("container policy");
+    auto config_path = state / "monitor.json";
+    IMASHIM_TRY_VOID(formats::write_file_atomic(config_path, config.to_json().dump(2)));
+    IMASHIM_TRY(auto exe, find_monitor(options_));
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("pipe");
+    os::UniqueFd ready_r(p[0]), ready_w(p[1]);
+    IMASHIM_TRY_VOID(spawn_monitor(exe, config_path, ready_w.get(), request.log_dir / "monitor.log"));
+    ready_w.reset();
+    std::string line = read_line(ready_r.get(), options_.ready_timeout);
+    pid_t pid = 0;
+    int marks = 0;
+    if (std::sscanf(line.c_str(), "ready %d marks=%d", &pid, &marks) < 1 || pid <= 0) {
+      std::string why = line.rfind("error ", 0) == 0 ? line.substr(6)
+                        : line.empty() ? "no ready report within the timeout" : line;
+      return fail("fanotify monitor for container " + request.container_id + ": " + why);
+    }
+    Attachment a;
+    a.kind = Kind::fanotify;
+    a.monitor_pid = pid;
+    a.extra = {{"log_dir", request.log_dir.string()}, {"config", config_path.string()}, {"marks", marks}};
+    return a;
+  }
+
+  Result<void> detach(const Attachment& a, const AttachRequest& request) override {
+    std::filesystem::path log_dir = request.log_dir;
+    if (log_dir.empty() && a.extra.is_object()) log_dir = a.extra.value("log_dir", std::string());
+    std::filesystem::path config = a.extra.is_object() ? a.extra.value("config", std::string()) : std::string();
+    if (config.empty()) config = state_dir(request) / "monitor.json";
+    if (a.monitor_pid > 0) {
+      os::UniqueFd pidfd(pidfd_open(a.monitor_pid));
+      if (pidfd && is_our_monitor(a.monitor_pid, config)) {
+        pidfd_signal(pidfd.get(), SIGTERM);
+        if (!wait_exit(pidfd.get(), std::chrono::seconds(5))) {
+          pidfd_signal(pidfd.get(), SIGKILL);
+          wait_exit(pidfd.get(), std::chrono::seconds(2));
+        }
+      }
+    }
+    if (log_dir.empty() || !std::filesystem::exists(log_dir / "binary_runtime_measurements")) return {};
+    {  // a monitor killed mid-write leaves a torn tail: opening the appender repairs it
+      IMASHIM_TRY(auto app, formats::MeasurementLogAppender::open(log_dir / "binary_runtime_measurements",
+                                                                   log_dir / "ascii_runtime_measurements"));
+      IMASHIM_TRY_VOID(app.sync());
+    }
+    return finalize_log(log_dir);
+  }
+
+ private:
+  static std::filesystem::path state_dir(const AttachRequest& r) {
+    return r.state_dir.empty() ? r.log_dir : r.state_dir;
+  }
+  static Result<void> validate(const AttachRequest& r) {
+    if (r.container_id.empty()) return fail("attach: empty container id");
+    if (r.init_pid <= 0) return fail("attach " + r.container_id + ": no init pid");
+    if (r.mode == Mode::off) return fail("attach " + r.container_id + ": mode off needs no backend");
+    if (r.log_dir.empty() || !r.log_dir.is_absolute())
+      return fail("attach " + r.container_id + ": log_dir `" + r.log_dir.string() + "` is not an absolute path");
+    return {};
+  }
+  FanotifyOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_fanotify_backend(FanotifyOptions options) {
+  return std::make_unique<FanotifyBackend>(std::move(options));
+}
+
+namespace fanotify {
+
+Result<std::filesystem::path> find_monitor(const FanotifyOptions& options) {
+  std::vector<std::filesystem::path> candidates;
+  if (!options.monitor_path.empty()) candidates.push_back(options.monitor_path);
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path() / kMonitorName);
+  if (const char* env = std::getenv("IMASHIM_MONITOR")) candidates.emplace_back(env);
+  for (const auto& c : candidates)
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return fail(std::string("fanotify backend: no executable ") + kMonitorName + " next to " + self.string() +
+              " (install it there or set IMASHIM_MONITOR)");
+}
+
+}  // namespace fanotify
+}  // namespace imashim::backends

@@ -1,0 +1,100 @@
+// Reading what a fanotify event tells: the file behind the event fd and the
+// process that opened it.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "monitor_internal.hpp"
+
+namespace imashim::backends::fanotify {
+namespace {
+
+constexpr const char* kImaXattr = "security.ima";
+
+// "Uid:\t0\t0\t0\t0" → real, effective.
+bool parse_ids(const std::string& line, unsigned& real, unsigned& eff) {
+  std::istringstream in(line.substr(line.find(':') + 1));
+  return static_cast<bool>(in >> real >> eff);
+}
+
+Result<void> read_status(pid_t pid, FileEvent& e) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+  std::ifstream in(path);
+  if (!in) return fail_errno(path);
+  std::string line;
+  bool got_uid = false, got_gid = false;
+  while (std::getline(in, line) && !(got_uid && got_gid)) {
+    unsigned a = 0, b = 0;
+    if (line.rfind("Uid:", 0) == 0 && parse_ids(line, a, b)) e.uid = a, e.euid = b, got_uid = true;
+    if (line.rfind("Gid:", 0) == 0 && parse_ids(line, a, b)) e.gid = a, e.egid = b, got_gid = true;
+  }
+  if (!got_uid || !got_gid) return fail(std::string(path) + ": no Uid/Gid lines");
+  return {};
+}
+
+}  // namespace
+
+Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) { return formats::hash_fd(algo, fd_); }
+
+Result<std::optional<Bytes>> EventFdContent::ima_xattr() {
+  Bytes buf(1024);
+  ssize_t n = ::fgetxattr(fd_, kImaXattr, buf.data(), buf.size());
+  if (n < 0 && errno == ERANGE) {
+    n = ::fgetxattr(fd_, kImaXattr, nullptr, 0);
+    if (n > 0) {
+      buf.resize(static_cast<std::size_t>(n));
+      n = ::fgetxattr(fd_, kImaXattr, buf.data(), buf.size());
+    }
+  }
+  if (n < 0 && (errno == ENODATA || errno == ENOTSUP)) return std::optional<Bytes>();
+  if (n < 0) return fail_errno("fgetxattr security.ima");
+  buf.resize(static_cast<std::size_t>(n));
+  return std::optional<Bytes>(std::move(buf));
+}
+
+Result<void> EventFdContent::set_ima_xattr(ByteView value) {
+  if (::fsetxattr(fd_, kImaXattr, value.data(), value.size(), 0) != 0) return fail_errno("fsetxattr security.ima");
+  return {};
+}
+
+Result<Bytes> EventFdContent::head(std::size_t n) {
+  Bytes buf(n);
+  ssize_t r = ::pread(fd_, buf.data(), n, 0);
+  if (r < 0) return fail_errno("pread");
+  buf.resize(static_cast<std::size_t>(r));
+  return buf;
+}
+
+Result<void> describe_event(int fd, pid_t pid, FileEvent& e) {
+  e.pid = pid;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail_errno("fstat event fd");
+  e.version = {st.st_dev, st.st_ino, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
+               st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_size};
+  e.fowner = st.st_uid;
+  e.fgroup = st.st_gid;
+  e.fmode = st.st_mode;
+  struct statfs sfs {};
+  if (::fstatfs(fd, &sfs) != 0) return fail_errno("fstatfs event fd");
+  e.fsmagic = static_cast<std::uint64_t>(sfs.f_type);
+  // With the mark on the container's own mount, the path is the one the container sees.
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[4096];
+  ssize_t n = ::readlink(link, buf, sizeof buf);
+  if (n < 0) return fail_errno("readlink event fd");
+  e.path.assign(buf, static_cast<std::size_t>(n));
+  // A process that already exited (the event outlived it) has no status: keep root ids.
+  if (auto r = read_status(pid, e); !r && r.error().sys_errno() != ENOENT) return r;
+  return {};
+}
+
+}  // namespace imashim::backends::fanotify

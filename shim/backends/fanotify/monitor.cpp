@@ -1,0 +1,385 @@
+// The monitor process: one per container. Marks the container's mounts,
+// answers permission events from a pool of workers, exits when the
+// container's init does.
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <poll.h>
+#include <sys/fanotify.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "monitor_internal.hpp"
+
+namespace imashim::backends::fanotify {
+namespace {
+
+constexpr std::uint64_t kPermMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM;
+constexpr std::uint64_t kMarkMask = kPermMask | FAN_CLOSE_WRITE;
+constexpr std::size_t kQueueDepth = 256;  // per worker; a full queue stops the reader (back-pressure)
+// Pseudo filesystems of a container that hold no files to measure.
+constexpr std::string_view kUnmarkedFsTypes[] = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"};
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// One fanotify event waiting for a worker.
+struct Job {
+  int fd = -1;
+  pid_t pid = 0;
+  std::uint64_t mask = 0;
+  std::uint64_t ino = 0;
+};
+
+class Queue {
+ public:
+  void push(Job j) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return jobs_.size() < kQueueDepth || closed_; });
+    jobs_.push_back(j);
+    not_empty_.notify_one();
+  }
+  bool pop(Job& j) {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return !jobs_.empty() || closed_; });
+    if (jobs_.empty()) return false;
+    j = jobs_.front();
+    jobs_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<Job> jobs_;
+  bool closed_ = false;
+};
+
+class Monitor {
+ public:
+  Monitor(const MonitorConfig& config, std::unique_ptr<Engine> engine, int fan, bool audit)
+      : config_(config), engine_(std::move(engine)), fan_(fan), kernel_audit_(audit) {}
+
+  // Workers are sharded by inode: events of one file stay in order (a
+  // writer's close before its next open), other files go on in parallel.
+  void start(unsigned workers) {
+    queues_ = std::vector<Queue>(std::max(1u, workers));
+    for (std::size_t i = 0; i < queues_.size(); ++i) threads_.emplace_back([this, i] { work(queues_[i]); });
+  }
+  void stop() {
+    for (auto& q : queues_) q.close();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  // Reads what the kernel has queued; false when the queue overflowed and events were lost.
+  bool drain() {
+    alignas(struct fanotify_event_metadata) char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fan_, buf, sizeof buf);
+      if (n <= 0) return true;
+      auto* md = reinterpret_cast<struct fanotify_event_metadata*>(buf);
+      for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
+        if (md->vers != FANOTIFY_METADATA_VERSION) continue;
+        if (md->mask & FAN_Q_OVERFLOW) {
+          engine_->violation("fanotify-overflow");
+          continue;
+        }
+        if (md->fd < 0) continue;
+        struct stat st {};
+        ::fstat(md->fd, &st);
+        Job j{md->fd, md->pid, md->mask, st.st_ino};
+        queues_[j.ino % queues_.size()].push(j);
+      }
+    }
+  }
+  Engine& engine() { return *engine_; }
+
+ private:
+  struct WorkerState {
+    std::unordered_map<pid_t, std::uint64_t> last_exec;  // pid → inode of its exec in progress
+  };
+
+  void work(Queue& q) {
+    WorkerState ws;
+    Job j;
+    while (q.pop(j)) {
+      handle(ws, j);
+      ::close(j.fd);
+    }
+  }
+
+  void handle(WorkerState& ws, const Job& j) {
+    FileEvent e;
+    e.kind = (j.mask & FAN_OPEN_EXEC_PERM) ? EventKind::exec
+             : (j.mask & FAN_OPEN_PERM)    ? EventKind::open
+                                           : EventKind::close_write;
+    auto described = describe_event(j.fd, j.pid, e);
+    if (e.kind == EventKind::exec) ws.last_exec[j.pid] = j.ino;
+    if (e.kind == EventKind::open) {
+      auto it = ws.last_exec.find(j.pid);
+      if (it != ws.last_exec.end() && it->second == j.ino) {
+        e.follows_exec = true;
+        ws.last_exec.erase(it);
+      }
+    }
+    EventFdContent content(j.fd);
+    if (!config_.record_events.empty()) record_event(e, content);
+    if (e.kind == EventKind::close_write) {
+      if (described) engine_->modified(e, content);
+      return;
+    }
+    Verdict v = described ? engine_->decide(e, content) : engine_->on_error(e, described.error().message());
+    respond(j, v);
+  }
+
+  void respond(const Job& j, const Verdict& v) {
+    struct fanotify_response r {};
+    r.fd = j.fd;
+    r.response = v.allow ? FAN_ALLOW : FAN_DENY;
+    if (kernel_audit_ && !v.cause.empty()) r.response |= FAN_AUDIT;
+    if (::write(fan_, &r, sizeof r) != sizeof r && kernel_audit_) {
+      r.response &= ~FAN_AUDIT;
+      (void)!::write(fan_, &r, sizeof r);
+    }
+    // The kernel-level cache: no more events for this inode until it changes
+    // (no FAN_MARK_IGNORED_SURV_MODIFY: a write clears the ignore mask).
+    if (v.allow && v.ignorable && config_.ignore_marks) {
+      std::uint64_t bit = (j.mask & FAN_OPEN_EXEC_PERM) ? FAN_OPEN_EXEC_PERM : FAN_OPEN_PERM;
+      ::fanotify_mark(fan_, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, bit, j.fd, nullptr);
+    }
+  }
+
+  void record_event(const FileEvent& e, EventFdContent& content) {
+    auto x = content.ima_xattr();
+    std::lock_guard lock(record_mu_);
+    if (!record_fd_)
+      record_fd_.reset(::open(config_.record_events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    append_jsonl(record_fd_.get(), recorded_event_json(e, x ? *x : std::nullopt));
+  }
+
+  const MonitorConfig& config_;
+  std::unique_ptr<Engine> engine_;
+  int fan_;
+  bool kernel_audit_;
+  std::vector<Queue> queues_;
+  std::vector<std::thread> threads_;
+  std::mutex record_mu_;
+  os::UniqueFd record_fd_;
+};
+
+struct MountPoint {
+  std::string path;  // in the container
+  std::string fstype;
+};
+
+// The container's mounts, from /proc/<pid>/mountinfo (mount point is field 5,
+// fs type follows the " - " separator).
+std::vector<MountPoint> container_mounts(pid_t pid) {
+  std::vector<MountPoint> out;
+  std::ifstream in(fmt::format("/proc/{}/mountinfo", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, devno, root, mnt;
+    f >> id >> parent >> devno >> root >> mnt;
+    auto sep = line.find(" - ");
+    if (sep == std::string::npos) continue;
+    std::istringstream rest(line.substr(sep + 3));
+    std::string fstype;
+    rest >> fstype;
+    out.push_back({mnt, fstype});
+  }
+  return out;
+}
+
+// Marks the container's root mount and every other mount that can hold files
+// (volumes, tmpfs), resolved inside the container's root so that no symlink
+// of the image leads out of it.
+Result<int> mark_container(int fan, pid_t pid) {
+  std::string root = fmt::format("/proc/{}/root", pid);
+  if (::fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, kMarkMask, AT_FDCWD, root.c_str()) != 0)
+    return fail_errno("fanotify_mark " + root);
+  int marked = 1;
+  os::UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd) return marked;
+  for (const auto& m : container_mounts(pid)) {
+    if (m.path == "/") continue;
+    bool pseudo = false;
+    for (auto t : kUnmarkedFsTypes) pseudo = pseudo || m.fstype == t;
+    if (pseudo) continue;
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    os::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, rootfd.get(), m.path.c_str(), &how, sizeof how)));
+    if (!fd) continue;
+    if (::fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, kMarkMask, fd.get(), nullptr) == 0) ++marked;
+  }
+  return marked;
+}
+
+void say(int fd, const std::string& text) {
+  if (fd < 0) return;
+  (void)!::write(fd, text.data(), text.size());
+  ::close(fd);
+}
+
+Result<os::UniqueFd> init_fanotify(bool& audit) {
+  unsigned flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+  unsigned ev = O_RDONLY | O_LARGEFILE | O_CLOEXEC;
+  int fd = audit ? ::fanotify_init(flags | FAN_ENABLE_AUDIT, ev) : -1;
+  if (fd < 0) {
+    audit = false;
+    fd = ::fanotify_init(flags, ev);
+  }
+  if (fd < 0) return fail_errno("fanotify_init");
+  return os::UniqueFd(fd);
+}
+
+Result<os::UniqueFd> signal_fd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno("sigprocmask");
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) return fail_errno("signalfd");
+  return os::UniqueFd(fd);
+}
+
+struct Setup {
+  os::UniqueFd fan, init_pidfd, sigfd, timer, clean_w;
+  bool audit = false;
+  int marks = 0;
+};
+
+Result<Setup> set_up(const MonitorConfig& config) {
+  Setup s;
+  s.init_pidfd.reset(pidfd_open(config.init_pid));
+  if (!s.init_pidfd) return fail_errno(fmt::format("pidfd_open of the container's init (pid {})", config.init_pid));
+  s.audit = config.kernel_audit;
+  IMASHIM_TRY(s.fan, init_fanotify(s.audit));
+  IMASHIM_TRY(s.marks, mark_container(s.fan.get(), config.init_pid));
+  IMASHIM_TRY(s.sigfd, signal_fd());
+  s.timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  struct itimerspec its {};
+  its.it_interval.tv_nsec = its.it_value.tv_nsec = 500'000'000;  // pcrs files refreshed twice a second
+  ::timerfd_settime(s.timer.get(), 0, &its, nullptr);
+  if (config.guardian) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail_errno("pipe");
+    s.clean_w.reset(pipefd[1]);
+    os::UniqueFd clean_r(pipefd[0]);
+    os::UniqueFd self(pidfd_open(::getpid()));
+    IMASHIM_TRY_VOID(start_guardian(config, self.get(), s.init_pidfd.get(), clean_r.get()));
+  }
+  return s;
+}
+
+// Capabilities kept after setup: reading files for ignore marks, relabelling
+// (security.* needs CAP_SYS_ADMIN) when appraisal is on, audit records.
+std::vector<int> kept_capabilities(const MonitorConfig& config) {
+  std::vector<int> keep{CAP_DAC_READ_SEARCH};
+  if (config.mode != Mode::measure) keep.push_back(CAP_SYS_ADMIN);
+  if (config.kernel_audit) keep.push_back(CAP_AUDIT_WRITE);
+  return keep;
+}
+
+bool init_exited(int pidfd) {
+  struct pollfd p {pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+int event_loop(Monitor& m, Setup& s) {
+  bool dirty = false;
+  for (;;) {
+    struct pollfd fds[4] = {{s.fan.get(), POLLIN, 0},
+                            {s.init_pidfd.get(), POLLIN, 0},
+                            {s.sigfd.get(), POLLIN, 0},
+                            {s.timer.get(), POLLIN, 0}};
+    if (::poll(fds, 4, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (fds[0].revents & POLLIN) {
+      m.drain();
+      dirty = true;
+    }
+    if (fds[3].revents & POLLIN) {
+      std::uint64_t ticks;
+      (void)!::read(s.timer.get(), &ticks, sizeof ticks);
+      if (dirty) (void)m.engine().flush();
+      dirty = false;
+    }
+    if (fds[2].revents & POLLIN) return 0;  // SIGTERM: a requested stop
+    if (fds[1].revents & POLLIN) return 0;  // the container's init exited
+  }
+}
+
+}  // namespace
+
+int run_monitor(const MonitorConfig& config, int ready_fd) {
+  ::prctl(PR_SET_NAME, "ima-monitor", 0, 0, 0);
+  ::signal(SIGCHLD, SIG_IGN);  // the guardian is reaped by the kernel
+  ::signal(SIGPIPE, SIG_IGN);
+  std::error_code ec;
+  std::filesystem::create_directories(config.log_dir, ec);
+  auto engine = make_engine(config);
+  if (!engine) {
+    say(ready_fd, "error " + engine.error().message() + "\n");
+    return 2;
+  }
+  auto setup = set_up(config);
+  if (!setup) {
+    say(ready_fd, "error " + setup.error().message() + "\n");
+    return 2;
+  }
+  Setup& s = *setup;
+  Monitor m(config, std::move(*engine), s.fan.get(), s.audit);
+  if (auto r = drop_capabilities(kept_capabilities(config)); !r) {
+    say(ready_fd, "error " + r.error().message() + "\n");
+    return 2;
+  }
+  // Capabilities are per thread: drop them before the workers start. The
+  // seccomp filter is synchronized to every thread (TSYNC) after.
+  m.start(config.workers);
+  if (auto r = confine_monitor(); !r) {
+    say(ready_fd, "error " + r.error().message() + "\n");
+    m.stop();
+    return 2;
+  }
+  say(ready_fd, fmt::format("ready {} marks={}\n", ::getpid(), s.marks));
+  int rc = event_loop(m, s);
+  // Answer whatever is still queued, then finish the log. Closing the
+  // fanotify fd makes the kernel allow any event nobody answered.
+  bool gone = init_exited(s.init_pidfd.get());
+  m.drain();
+  m.stop();
+  (void)m.engine().flush();
+  if (s.clean_w) (void)!::write(s.clean_w.get(), gone ? "x" : "s", 1);
+  return rc;
+}
+
+}  // namespace imashim::backends::fanotify

@@ -1,0 +1,58 @@
+// Pieces of the monitor process shared by its source files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "imashim/backends/fanotify.hpp"
+#include "imashim/backends/fanotify_engine.hpp"
+#include "imashim/os/fd.hpp"
+#include "imashim/util/result.hpp"
+
+namespace imashim::backends::fanotify {
+
+// The FileContent of a fanotify event fd: pread, fgetxattr, fsetxattr.
+class EventFdContent : public FileContent {
+ public:
+  explicit EventFdContent(int fd) : fd_(fd) {}
+  Result<Bytes> digest(formats::HashAlgo algo) override;
+  Result<std::optional<Bytes>> ima_xattr() override;
+  Result<void> set_ima_xattr(ByteView value) override;
+  Result<Bytes> head(std::size_t n) override;
+
+ private:
+  int fd_;
+};
+
+// Fills the event's file and subject fields from the event fd and /proc/<pid>.
+Result<void> describe_event(int fd, pid_t pid, FileEvent& event);
+
+// The engine for a monitor config: policy, log, recorder, manifests, keys.
+Result<std::unique_ptr<Engine>> make_engine(const MonitorConfig& config);
+
+// Builds the fail-closed guardian: a child process that watches the monitor
+// and the container's init. `monitor_pidfd`, `init_pidfd`: pidfds it keeps;
+// `clean_fd`: read end of a pipe the monitor writes one byte to when it stops
+// on purpose. Returns the guardian's pid (in the monitor).
+Result<pid_t> start_guardian(const MonitorConfig& config, int monitor_pidfd, int init_pidfd, int clean_fd);
+
+// Appends a violation entry to the container's log and refreshes its pcrs
+// files: used by the guardian and by detach when a monitor died.
+Result<void> record_gap(const MonitorConfig& config, const std::string& name);
+// Writes pcrs (tpm2 text, both banks) and pcrs-sha1 / pcrs-sha256 (evmctl --pcrs) from the binary log.
+Result<void> finalize_log(const std::filesystem::path& log_dir);
+
+// Drops every capability but `keep` (CAP_* numbers) from all sets, and the bounding set.
+Result<void> drop_capabilities(const std::vector<int>& keep);
+// The monitor's seccomp allow-list.
+Result<void> confine_monitor();
+
+// Appends one line of JSON to a file opened with O_APPEND.
+void append_jsonl(int fd, const nlohmann::json& j);
+
+inline constexpr const char* kMonitorName = "ima-monitor";
+
+}  // namespace imashim::backends::fanotify
