@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "imashim/backends/select.hpp"
+#include "imashim/formats/measurement_log.hpp"
+#include "imashim/formats/pcr.hpp"
+
 namespace imashim::node {
 namespace {
 
@@ -208,6 +212,45 @@ CheckResult check_tpm(const Ctx& c) {
   return result(Status::ok, "tpm0, " + v);
 }
 
+// PCR 10 as sysfs shows it (kernel >= 5.12 for TPM 2.0) against the replay of
+// the kernel's log. The PCR is read before the log, so the log may hold entries
+// added since: a matching prefix is a match.
+CheckResult check_pcr10(const Ctx& c) {
+  if (!c.f.tpm.present) return result(Status::info, "no TPM");
+  if (!c.f.ima_dir) return result(Status::info, "no kernel IMA log to replay");
+  if (!c.f.tpm.pcr10_sha256 && !c.f.tpm.pcr10_sha1)
+    return result(Status::warn, "PCR 10 is not readable in sysfs (TPM 2.0 PCRs appear in /sys/class/tpm/tpm0/pcr-*/ "
+                                "from Linux 5.12)",
+                  "compare by hand: tpm2_pcrread sha256:10 and imactl log replay --kernel");
+  formats::PcrValues expected;
+  for (auto [bank, hex] : {std::pair{formats::HashAlgo::sha256, c.f.tpm.pcr10_sha256},
+                           std::pair{formats::HashAlgo::sha1, c.f.tpm.pcr10_sha1}}) {
+    if (!hex) continue;
+    auto bytes = from_hex(*hex);
+    if (!bytes) return result(Status::warn, fmt::format("PCR 10 ({}) in sysfs is not hex: {}", formats::hash_algo_name(bank), *hex));
+    expected[bank][formats::kImaPcr] = *bytes;
+  }
+  auto log = formats::read_whole_file(c.f.ima_log);
+  if (!log) return result(Status::fail, log.error().message());
+  auto res = formats::verify_log(*log, expected);
+  if (!res) return result(Status::fail, "the kernel's log does not parse: " + res.error().message());
+  std::vector<std::string> parts;
+  bool all = true;
+  for (const formats::PcrCheck& pc : res->checks) {
+    bool prefix = !pc.match && pc.matching_prefix;
+    all = all && (pc.match || prefix);
+    parts.push_back(fmt::format("{} {}", formats::hash_algo_name(pc.bank),
+                                pc.match ? fmt::format("equals the replay of {} entries", res->entries)
+                                : prefix ? fmt::format("equals the replay of the first {} of {} entries", *pc.matching_prefix, res->entries)
+                                         : "differs from the replay"));
+  }
+  if (all) return result(Status::ok, fmt::format("PCR 10: {}", fmt::join(parts, "; ")));
+  std::string where = res->first_divergent ? fmt::format(" (entry {}: {})", res->first_divergent->index, res->first_divergent->what) : "";
+  return result(c.kernel_ima() ? Status::fail : Status::warn,
+                fmt::format("PCR 10: {}{}: the log was altered or entries were extended outside it", fmt::join(parts, "; "), where),
+                "investigate before trusting this node's measurements: imactl log replay --kernel");
+}
+
 CheckResult check_auditd(const Ctx& c) {
   if (!c.f.auditd_pids.empty())
     return result(Status::ok, fmt::format("auditd running (pid {})", c.f.auditd_pids.front()));
@@ -306,6 +349,7 @@ constexpr std::array kChecks = {
     CheckSpec{"fs.securityfs", "securityfs mounted", check_securityfs},
     CheckSpec{"ima.interface", "IMA in securityfs and its namespace interface", check_ima_interface},
     CheckSpec{"tpm.present", "TPM present", check_tpm},
+    CheckSpec{"tpm.pcr10", "PCR 10 equals the replay of the kernel's log", check_pcr10},
     CheckSpec{"audit.auditd", "auditd running", check_auditd},
     CheckSpec{"fs.i_version", "i_version on filesystems with measured files", check_i_version},
     CheckSpec{"fs.overlay", "overlayfs", check_overlay},
@@ -314,31 +358,15 @@ constexpr std::array kChecks = {
     CheckSpec{"backend", "backend imashim would use", check_backend},
 };
 
-bool kernel_ima_usable(const NodeFacts& f) { return f.ima_dir; }
-
 bool fanotify_usable(const NodeFacts& f) {
   if (f.fanotify_probe) return *f.fanotify_probe;
   return f.kconfig_enabled("FANOTIFY_ACCESS_PERMISSIONS");
 }
 
-// Why `kind` can or cannot serve on this node.
-std::pair<bool, std::string> usable(const NodeFacts& f, Kind kind, Mode mode) {
-  switch (kind) {
-    case Kind::ns_mount:
-      return {f.ima_namespaces, f.ima_namespaces ? "securityfs has ima/namespaces (mount-namespace IMA)"
-                                                 : "no ima/namespaces in securityfs"};
-    case Kind::ns_user:
-      return {f.ima_active, f.ima_active ? "securityfs has ima/active (user-namespace IMA)" : "no ima/active in securityfs"};
-    case Kind::host: {
-      bool ok = kernel_ima_usable(f) && (mode != Mode::enforce || f.kconfig_enabled("IMA_APPRAISE") || !f.kconfig.value);
-      return {ok, kernel_ima_usable(f) ? "kernel IMA without namespaces: the host policy and log"
-                                       : "no kernel IMA (securityfs has no ima/)"};
-    }
-    case Kind::fanotify:
-      return {fanotify_usable(f), fanotify_usable(f) ? "fanotify permission events available"
-                                                     : "no fanotify permission events"};
-  }
-  return {false, "unknown backend"};
+std::string fanotify_reason(const NodeFacts& f) {
+  if (f.fanotify_probe) return *f.fanotify_probe ? "fanotify_init(FAN_CLASS_CONTENT) works" : "fanotify_init failed";
+  return f.kconfig_enabled("FANOTIFY_ACCESS_PERMISSIONS") ? "CONFIG_FANOTIFY_ACCESS_PERMISSIONS=y"
+                                                          : "no CONFIG_FANOTIFY_ACCESS_PERMISSIONS";
 }
 
 }  // namespace
@@ -349,23 +377,28 @@ std::string_view status_name(Status status) {
 }
 
 BackendChoice choose_backend(const NodeFacts& facts, const DoctorOptions& options) {
-  if (options.backend) {
-    auto [ok, why] = usable(facts, *options.backend, options.mode);
-    if (ok) return {options.backend, "configured; " + why};
-    return {std::nullopt, fmt::format("configured backend {} cannot run here: {}",
-                                      backends::kind_name(*options.backend), why)};
+  backends::Detection d = backends::detect_backend({facts.root("/sys"), facts.root("/proc")});
+  std::string prefix = std::string(backends::kind_name(d.kind)) + ": ";
+  if (d.reason.starts_with(prefix)) d.reason.erase(0, prefix.size());
+  std::string passed_over = d.rejected.empty() ? "" : fmt::format(" (passed over: {})", fmt::join(d.rejected, "; "));
+  if (!options.backend) {
+    if (d.kind == Kind::fanotify && !fanotify_usable(facts))
+      return {std::nullopt, fmt::format("no backend can run here: no kernel IMA and {}{}", fanotify_reason(facts), passed_over)};
+    return {d.kind, d.reason + passed_over};
   }
-  std::vector<std::string> skipped;
-  for (Kind k : {Kind::ns_mount, Kind::ns_user, Kind::host, Kind::fanotify}) {
-    auto [ok, why] = usable(facts, k, options.mode);
-    if (ok) {
-      std::string reason = why;
-      if (!skipped.empty()) reason += fmt::format(" ({})", fmt::join(skipped, "; "));
-      return {k, reason};
-    }
-    skipped.push_back(fmt::format("not {}: {}", backends::kind_name(k), why));
+  Kind want = *options.backend;
+  if (want == Kind::fanotify) {
+    if (fanotify_usable(facts)) return {want, "configured; " + fanotify_reason(facts)};
+    return {std::nullopt, "configured backend fanotify cannot run here: " + fanotify_reason(facts)};
   }
-  return {std::nullopt, fmt::format("no backend can run here: {}", fmt::join(skipped, "; "))};
+  if (want == d.kind) return {want, "configured; " + d.reason};
+  // The mainline interface is there whenever a namespace interface is.
+  if (want == Kind::host && (d.kind == Kind::ns_mount || d.kind == Kind::ns_user) && facts.ima_dir)
+    return {want, "configured; kernel IMA is present"};
+  std::string why = "the kernel does not offer it";
+  for (const std::string& r : d.rejected)
+    if (r.starts_with(std::string(backends::kind_name(want)) + ":")) why = r;
+  return {std::nullopt, fmt::format("configured backend {} cannot run here: {}", backends::kind_name(want), why)};
 }
 
 std::string recommended_boot_line(const NodeFacts& f, Mode mode) {

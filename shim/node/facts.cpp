@@ -186,7 +186,8 @@ std::vector<Mount> parse_mounts(std::string_view text) {
 }
 
 bool is_pseudo_fstype(std::string_view fstype) {
-  static constexpr std::array<std::string_view, 24> kPseudo = {
+  static constexpr std::array<std::string_view, 25> kPseudo = {
+      "rootfs",  // the initramfs
       "proc",     "sysfs",     "debugfs",   "tmpfs",      "ramfs",    "devpts",
       "devtmpfs", "securityfs", "selinuxfs", "smackfs",   "cgroup",   "cgroup2",
       "nsfs",     "binfmt_misc", "efivarfs", "bpf",        "tracefs",  "pstore",

@@ -35,8 +35,14 @@ check "guide node: enforce boot line labels first (ima_appraise=fix)" \
 # A node without IMA, config in /proc/config.gz: fanotify; a configured host backend fails.
 out=$("$IMACTL" doctor --json --root "$FIX/no-ima" --mode enforce); rc=$?
 check_eq "no-IMA node: enforce is ready on fanotify (exit 0)" "0 fanotify" "$rc $(jq -r .backend <<<"$out")"
+check_eq "no-IMA node: the node config's mode (enforce) and backend are checked" "enforce fanotify" \
+  "$("$IMACTL" doctor --json --root "$FIX/no-ima" | jq -r '.mode + " " + .backend')"
 "$IMACTL" doctor --root "$FIX/no-ima" --backend host >/dev/null; rc=$?
 check_eq "no-IMA node: configured host backend is not ready (exit 1)" 1 "$rc"
+# Debian's IMA kernel as the QEMU harness boots it: the real log replays to the TPM's PCR 10.
+out=$("$IMACTL" doctor --json --root "$FIX/debian-qemu"); rc=$?
+check_eq "Debian IMA kernel: ready, host backend" "0 host" "$rc $(jq -r .backend <<<"$out")"
+check_eq "Debian IMA kernel: PCR 10 equals the log's replay" ok "$(jq -r '.checks[]|select(.id=="tpm.pcr10").status' <<<"$out")"
 "$IMACTL" doctor --root /nonexistent 2>"$TEST_TMP/err"; rc=$?
 check_eq "a missing root is an error (exit 2)" 2 "$rc"
 check "the error names the root" grep -q '/nonexistent' "$TEST_TMP/err"

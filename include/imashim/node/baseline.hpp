@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,14 @@
 #include "imashim/util/result.hpp"
 
 namespace imashim::node {
+
+// Where a log comes from: --log FILE, --container ID
+// (<log_root>/<id>/binary_runtime_measurements), or else the kernel's own log.
+struct LogSource {
+  std::optional<std::filesystem::path> file;
+  std::string container;
+};
+Result<std::filesystem::path> log_path(const LogSource& source, const std::filesystem::path& log_root);
 
 // Path → every digest the log holds for it ("sha256:<hex>"; "sha1:<hex>" for
 // the `ima` template). A file measured again after a change has two digests.

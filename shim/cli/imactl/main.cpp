@@ -18,6 +18,7 @@ constexpr AddCommand kCommands[] = {
     add_kernel_command,
     add_doctor_command,
     add_events_command,
+    add_baseline_command,
 };
 }  // namespace
 

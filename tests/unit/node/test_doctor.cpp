@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "imashim/node/doctor.hpp"
 
@@ -42,6 +44,7 @@ TEST_CASE("doctor: the CIS guide's Ubuntu 20.04 node gets the guide's fixes", "[
   CHECK(check(r, "fs.i_version").status == Status::warn);
   CHECK(check(r, "fs.i_version").detail.starts_with("no i_version on / (ext4), /var/lib/kubelet (ext4)"));
   CHECK(check(r, "tpm.present").status == Status::ok);
+  CHECK(check(r, "tpm.pcr10").status == Status::warn);  // 5.4: no TPM 2.0 PCRs in sysfs
   CHECK(check(r, "audit.auditd").status == Status::warn);
   CHECK(check(r, "runtime.engines").detail == "containerd not set to use ima-runc");
   CHECK(r.backend.kind == backends::Kind::host);
@@ -59,7 +62,8 @@ TEST_CASE("doctor: the guide's node is not ready to enforce without a boot polic
 TEST_CASE("doctor: a node without IMA is told to use the fanotify backend", "[node][doctor]") {
   DoctorReport r = doctor_on("no-ima", backends::Mode::enforce);
   CHECK(r.backend.kind == backends::Kind::fanotify);
-  CHECK(r.backend.reason.find("not host: no kernel IMA") != std::string::npos);
+  CHECK(r.backend.reason.find("host: no `") != std::string::npos);
+  CHECK(r.backend.reason.find("the kernel has no IMA (CONFIG_IMA)") != std::string::npos);
   CHECK(check(r, "kernel.ima").status == Status::warn);
   CHECK(check(r, "kernel.ima_write_policy").status == Status::info);
   CHECK(check(r, "kernel.fanotify").status == Status::ok);
@@ -87,4 +91,40 @@ TEST_CASE("doctor: mounts with escaped names; pseudo filesystems are skipped", "
   CHECK(m[0].has_option("i_version"));
   CHECK(is_pseudo_fstype(m[1].fstype));
   CHECK_FALSE(is_pseudo_fstype("ext4"));
+}
+
+TEST_CASE("doctor: Debian's IMA kernel under QEMU: policy, TPM and PCR 10 replay", "[node][doctor]") {
+  DoctorReport r = doctor_on("debian-qemu", backends::Mode::measure);
+  CHECK(check(r, "kernel.ima").status == Status::ok);
+  CHECK(check(r, "boot.ima_policy").detail == "ima_policy=tcb");
+  CHECK(check(r, "ima.template").detail == "ima-ng (ima_template= on the boot line)");
+  CHECK(check(r, "tpm.pcr10").status == Status::ok);
+  CHECK(check(r, "tpm.pcr10").detail ==
+        "PCR 10: sha1 equals the replay of 7 entries; sha256 equals the replay of 7 entries");
+  CHECK(r.backend.kind == backends::Kind::host);
+  CHECK(r.ready());
+}
+
+TEST_CASE("doctor: a log that does not replay to PCR 10 fails", "[node][doctor]") {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / "imashim-unit-doctor-tamper";
+  fs::remove_all(root);
+  fs::copy(IMASHIM_FIXTURES "/node/debian-qemu", root, fs::copy_options::recursive);
+  fs::path log = root / "sys/kernel/security/ima/binary_runtime_measurements";
+  std::string data;
+  {
+    std::ifstream in(log, std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto at = data.find("prog2");  // a measured program's name, not the violation entry
+  REQUIRE(at != std::string::npos);
+  data[at + 4] = '9';
+  std::ofstream(log, std::ios::binary | std::ios::trunc) << data;
+  DoctorOptions o;
+  o.gather.root = root;
+  DoctorReport r = run_doctor(o);
+  CHECK(check(r, "tpm.pcr10").status == Status::fail);
+  CHECK(check(r, "tpm.pcr10").detail.find("differs from the replay") != std::string::npos);
+  CHECK_FALSE(r.ready());
+  fs::remove_all(root);
 }
