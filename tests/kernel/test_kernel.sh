@@ -31,7 +31,9 @@ verdicts=$IMASHIM_SRC/tests/fixtures/policy/verdicts.tsv
 # The test disk: files labelled on the host (security.ima is copied by mkfs.ext4 -d).
 uuid=7a1c0e8e-6b1f-4d0e-9a55-1d3c0ffee001
 src=$TEST_TMP/disk
-mkdir -p "$src"/{evm,imashim,plain}
+mkdir -p "$src"/{evm,imashim,plain,measured}
+printf '#!/bin/sh\necho measured\n' >"$src/measured/prog" && chmod +x "$src/measured/prog"
+echo "read by root" >"$src/measured/data"
 : >"$share/labels.tsv"
 expect() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$share/labels.tsv"; }
 echo "labelled by evmctl" >"$src/evm/sha256"

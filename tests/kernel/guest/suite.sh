@@ -18,6 +18,9 @@ imactl kernel detect >/tmp/w/detect 2>&1
 g_check "backend detection picks host on mainline IMA ($(sed -n 2p /tmp/w/detect | cut -c1-60)...)" grep -q '^backend: host$' /tmp/w/detect
 
 # --- the measurement log: imactl against the kernel's own log and PCRs
+mount -t ext4 /dev/vda /mnt
+/mnt/measured/prog >/dev/null && cat /mnt/measured/data >/dev/null
+exec 3>>/mnt/measured/data; cat /mnt/measured/data >/dev/null; exec 3>&-   # an open_writers violation
 log_checks() {
   # Snapshot: only initramfs programs (never measured) run between the reads.
   pcr10 sha1 >/tmp/w/sha1.0; pcr10 sha256 >/tmp/w/sha256.0
@@ -25,13 +28,16 @@ log_checks() {
   cat $IMA/ascii_runtime_measurements >/tmp/w/ascii
   pcr10 sha1 >/tmp/w/sha1; pcr10 sha256 >/tmp/w/sha256
   if ! cmp -s /tmp/w/sha256.0 /tmp/w/sha256; then g_fail "log snapshot: PCR 10 moved while copying"; return; fi
+  g_check "the kernel's log has the disk's program, data and a violation ($(grep -c . /tmp/w/ascii) entries)" \
+    sh -c "grep -q ' /mnt/measured/prog\$' /tmp/w/ascii && grep -q '^10 0\{40\} ' /tmp/w/ascii"
   if [ ! -f /host/have-log ]; then g_skip "imactl log show/replay are not built: log checks not run"; return; fi
   local bank
   for bank in sha1 sha256; do
-    imactl log replay --bank $bank /tmp/w/binary >/tmp/w/replay.$bank 2>/tmp/w/replay.$bank.err
-    g_check_eq "imactl log replay of the kernel's binary log = PCR 10 ($bank)" "$(cat /tmp/w/$bank)" \
-      "$(grep -o '[0-9a-f]\{40,\}' /tmp/w/replay.$bank | head -n 1)"
+    imactl log replay --bank $bank --pcr "$bank:$(cat /tmp/w/$bank)" /tmp/w/binary >/tmp/w/replay.$bank 2>&1
+    g_check "imactl log replay of the kernel's binary log = PCR 10 of the TPM ($bank bank)" test $? = 0
   done
+  imactl log replay --bank sha256 --pcr "sha256:$(printf '%064d' 0)" /tmp/w/binary >/dev/null 2>&1
+  g_check_eq "imactl log replay against a wrong PCR 10 value exits 1" 1 $?
   imactl log show /tmp/w/binary >/tmp/w/show 2>/tmp/w/show.err
   g_check "imactl log show prints the kernel's ascii log byte for byte" cmp /tmp/w/show /tmp/w/ascii
 }
@@ -62,7 +68,6 @@ fi
 
 # --- the one real load of this boot, then appraisal of labelled files
 if [ -f /host/appraise.policy ]; then
-  mount -t ext4 /dev/vda /mnt
   if [ -f /host/ima-key.der ]; then
     keyctl newring _ima @u >/tmp/w/ring && keyctl padd asymmetric imashim-test %keyring:_ima </host/ima-key.der >/dev/null
     g_check "test key added to the _ima keyring (CONFIG_INTEGRITY_TRUSTED_KEYRING is off)" test $? = 0

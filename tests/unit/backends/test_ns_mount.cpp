@@ -4,6 +4,7 @@
 
 #include "fake_securityfs.hpp"
 #include "imashim/backends/ns_mount.hpp"
+#include "imashim/formats/template.hpp"
 #include "imashim/util/bytes.hpp"
 
 using namespace imashim;
@@ -213,4 +214,14 @@ TEST_CASE("ns-mount detach writes the container's share of the global logs", "[b
         "10 cc ima-ns mnt-ns=4026532451 inode=12 dev=sda1 sha256:dd /a\n");
   CHECK(testing::read_text(dir / "binary_runtime_measurements") == std::string(bin.begin(), bin.end()));
   CHECK_FALSE(fs::exists(dir / "ascii_runtime_measurements.tmp"));
+}
+
+TEST_CASE("split_binary_log reads the nid field as the formats module writes it", "[backends]") {
+  Bytes log, mine;
+  add_entry(log, "ima-ng", {formats::field_nid(4026531840u), formats::field_fi(7), text("dev=sda1"), text("d"), text("/a")});
+  add_entry(mine, "ima-ng", {formats::field_nid(4026532451u), formats::field_fi(9), text("dev=sda1"), text("d"), text("/b")});
+  log.insert(log.end(), mine.begin(), mine.end());
+  auto got = split_binary_log(log, "4026532451");
+  REQUIRE(got.ok());
+  CHECK(*got == mine);
 }
