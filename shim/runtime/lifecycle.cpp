@@ -94,10 +94,28 @@ void set_aside_old_log(const fs::path& dir) {
   fs::rename(dir, fs::path(dir.string() + fmt::format(".{}", stamp)), ec);
 }
 
+
+json layers_to_json(const Layers& l) {
+  json lower = json::array();
+  for (const auto& d : l.lower) lower.push_back(d.string());
+  return {{"overlay", l.overlay}, {"lower", lower}, {"upper", l.upper.string()}};
+}
+
+Layers layers_from_json(const json& j, const fs::path& rootfs) {
+  Layers l;
+  l.rootfs = rootfs;
+  if (!j.is_object()) return l;
+  l.overlay = j.value("overlay", false);
+  for (const auto& d : j.value("lower", json::array())) l.lower.emplace_back(d.get<std::string>());
+  l.upper = j.value("upper", std::string());
+  return l;
+}
+
 }  // namespace
 
 json ContainerState::to_json() const {
   return {{"id", id},
+          {"layers", layers_to_json(layers)},
           {"bundle", bundle.string()},
           {"rootfs", rootfs.string()},
           {"pid", pid},
@@ -114,6 +132,7 @@ Result<ContainerState> ContainerState::from_json(const json& j) {
   s.id = j.value("id", std::string());
   s.bundle = j.value("bundle", std::string());
   s.rootfs = j.value("rootfs", std::string());
+  s.layers = layers_from_json(j.value("layers", json::object()), s.rootfs);
   s.pid = j.value("pid", -1);
   auto mode = backends::mode_from_name(j.value("mode", std::string()));
   if (!mode) return fail("state: bad \"mode\"");
@@ -163,6 +182,7 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   s.id = p.id;
   s.bundle = p.bundle.dir;
   s.rootfs = p.bundle.rootfs;
+  s.layers = p.layers;
   s.pid = init_pid;
   s.mode = p.settings.mode;
   s.created = now_rfc3339();

@@ -148,3 +148,20 @@ nothing_left() {
   if pgrep -f "ima-monitor.*$id" >/dev/null; then echo "monitor left for $id"; return 1; fi
   return 0
 }
+
+# lower_layer_with ID PATH: the lower layer dir of container ID (as recorded by
+# imashim) that holds PATH.
+lower_layer_with() {
+  local rec dir
+  rec=$(log_dir_of "$1")/container.json
+  [ -s "$rec" ] || rec=$(state_dir_of "$1")/state.json
+  for dir in $(jq -r '.layers.lower[]' "$rec" 2>/dev/null); do
+    [ -e "$dir$2" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+# tamper FILE: changes a file's content behind the labeller's back.
+tamper() {
+  printf '#!/bin/sh\necho "tampered"\n' >"$1"
+}

@@ -65,3 +65,23 @@ rootfs_tar() {
   tar -C "$dir" -cf "$1" .
   rm -rf "$dir"
 }
+
+# make_overlay_bundle DIR [CMD...]: like make_bundle, but the rootfs is an overlay
+# mount of two lower layers (DIR/layers/1 busybox, DIR/layers/2 the test files)
+# as engines give runc; unmounted at exit. LAYER2=DIR/layers/2.
+make_overlay_bundle() {
+  local dir=$1; shift
+  make_bundle "$dir" "$@"
+  mkdir -p "$dir/layers/1" "$dir/layers/2" "$dir/layers/upper" "$dir/layers/work"
+  mv "$dir/rootfs/bin/hello" "$dir/layers/2.hello"
+  mv "$dir/rootfs/etc/imashim-test" "$dir/layers/2.test"
+  cp -a "$dir/rootfs/." "$dir/layers/1/"
+  rm -rf "$dir/rootfs" && mkdir "$dir/rootfs"
+  mkdir -p "$dir/layers/2/bin" "$dir/layers/2/etc"
+  mv "$dir/layers/2.hello" "$dir/layers/2/bin/hello"
+  mv "$dir/layers/2.test" "$dir/layers/2/etc/imashim-test"
+  mount -t overlay overlay \
+    -o "lowerdir=$dir/layers/2:$dir/layers/1,upperdir=$dir/layers/upper,workdir=$dir/layers/work" "$dir/rootfs"
+  on_exit "umount -l '$dir/rootfs'"
+  LAYER2=$dir/layers/2
+}

@@ -70,6 +70,7 @@ struct ContainerState {
   std::string id;
   std::filesystem::path bundle;
   std::filesystem::path rootfs;
+  Layers layers;                    // the rootfs's image layers when it was created
   pid_t pid = -1;
   backends::Mode mode = backends::Mode::measure;
   backends::Attachment attachment;
