@@ -3,6 +3,7 @@
 // saying so, never with an invented result.
 #include <fmt/format.h>
 
+#include "imashim/backends/select.hpp"
 #include "imashim/runtime/lifecycle.hpp"
 
 namespace imashim::runtime {
@@ -24,9 +25,13 @@ Result<std::string> derive_policy(const PolicyRequest& req) {
   return fail(fmt::format("profile \"{}\": no policy generator in this build", req.settings.profile));
 }
 
+// backends/select: a fixed kind from the node config, or the first of
+// ns-mount → ns-user → host → fanotify this kernel supports.
 Result<std::unique_ptr<backends::Backend>> make_backend(const NodeConfig&, std::optional<backends::Kind> kind) {
-  if (!kind) return fail("backend auto: no backend in this build can attach to a container");
-  return fail(fmt::format("backend {}: not built into this ima-runc", backends::kind_name(*kind)));
+  backends::Kind chosen = kind ? *kind : backends::detect_backend().kind;
+  auto b = backends::make_backend(chosen);
+  if (!b) return fail(fmt::format("{}{}: {}", kind ? "" : "auto: ", backends::kind_name(chosen), b.error().message()));
+  return b;
 }
 
 }  // namespace

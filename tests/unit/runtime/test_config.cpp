@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "imashim/runtime/config.hpp"
 
@@ -147,4 +148,14 @@ TEST_CASE("mode strictness order") {
   CHECK(backend_kind(BackendChoice::auto_) == std::nullopt);
   CHECK(backend_kind(BackendChoice::fanotify) == backends::Kind::fanotify);
   CHECK(backend_choice_from_name("ns-user") == BackendChoice::ns_user);
+}
+
+TEST_CASE("the shipped example node config is valid and is the default") {
+  std::ifstream in(std::string(IMASHIM_SOURCE_DIR) + "/packaging/imashim/config.json");
+  REQUIRE(in);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto c = parse_node_config(text, "packaging/imashim/config.json");
+  REQUIRE(c.ok());
+  auto defaults = NodeConfig{}.to_json();
+  CHECK(c->to_json() == defaults);
 }
