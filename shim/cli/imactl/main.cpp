@@ -19,6 +19,7 @@ constexpr AddCommand kCommands[] = {
     add_doctor_command,
     add_events_command,
     add_baseline_command,
+    add_label_command,
 };
 }  // namespace
 
