@@ -118,7 +118,7 @@ class Walker {
     }
     for (const auto& p : kOpenProblems)
       if (p.err == err) return issue(p.kind, path, type == EntryType::unknown ? p.type : type, std::string(p.reason), err);
-    issue(WalkIssue::Kind::failed, path, type, std::strerror(err), err);
+    issue(WalkIssue::Kind::failed, path, type, std::string("cannot open: ") + std::strerror(err), err);
   }
 
   bool other_mount(const EntryStat& st) const { return st.mnt_id != root_mnt_ || st.dev != root_dev_; }

@@ -1,7 +1,10 @@
 // imactl label PATH...: label (or check) trees, layer directories or an overlay's layers.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <iostream>
 #include <memory>
 
@@ -121,6 +124,11 @@ Result<label::LabelOptions> make_options(const LabelArgs& a, bool progress) {
   if (progress) {
     o.count_first = true;
     o.progress = draw_progress;
+  }
+  // Test hook: slow the walk down so a test can interrupt a run in the middle.
+  if (const char* ms = std::getenv("IMASHIM_TEST_WALK_DELAY_MS")) {
+    auto delay = std::chrono::milliseconds(std::atoi(ms));
+    o.walk.before_open = [delay](const std::string&) { std::this_thread::sleep_for(delay); };
   }
   return o;
 }

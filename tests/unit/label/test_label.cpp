@@ -258,3 +258,23 @@ TEST_CASE("layer cache: a complete layer is recorded, hit later, never a partial
   REQUIRE(id.ok());
   CHECK_FALSE(fs::exists(cache.record_path(*id)));
 }
+
+TEST_CASE("walk: a file that vanishes before its open is reported, the walk goes on", "[label]") {
+  TempDir t;
+  fs::path root = t.path / "root";
+  write(root / "gone", "x");
+  write(root / "stays", "y");
+  WalkOptions o;
+  o.before_open = [&](const std::string& path) {
+    if (path == "/gone") fs::remove(root / "gone");
+  };
+  std::vector<std::string> files, issues;
+  WalkVisitor v;
+  v.on_file = [&](WalkFile&& f) { files.push_back(f.path); };
+  v.on_issue = [&](WalkIssue&& i) { issues.push_back(i.path + ": " + i.reason); };
+  auto c = walk_tree(root.string(), v, o);
+  REQUIRE(c.ok());
+  CHECK(files == std::vector<std::string>{"/stays"});
+  CHECK(issues == std::vector<std::string>{"/gone: vanished during the walk"});
+  CHECK(c->failed == 1);
+}
