@@ -81,6 +81,13 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
   return w;
 }
 
+MeasurementLogAppender::Options::Options() : banks{HashAlgo::sha1, HashAlgo::sha256} {}
+
+Result<MeasurementLogAppender> MeasurementLogAppender::open(const std::filesystem::path& binary_path,
+                                                            const std::filesystem::path& ascii_path) {
+  return open(binary_path, ascii_path, Options());
+}
+
 Result<MeasurementLogAppender> MeasurementLogAppender::open(const std::filesystem::path& binary_path,
                                                             const std::filesystem::path& ascii_path,
                                                             Options opts) {

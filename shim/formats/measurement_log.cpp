@@ -354,6 +354,8 @@ Result<Bytes> convert_byte_order(ByteView log, const LogReadOptions& from, ByteO
 
 // ---------------------------------------------------------------- replay
 
+ReplayOptions::ReplayOptions() : banks{HashAlgo::sha1, HashAlgo::sha256} {}
+
 bool ReplayResult::ok() const {
   if (first_bad_entry) return false;
   return std::all_of(checks.begin(), checks.end(), [](const PcrCheck& c) { return c.match; });

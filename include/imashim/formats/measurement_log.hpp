@@ -160,7 +160,8 @@ struct EntryProblem {
 };
 
 struct ReplayOptions {
-  std::vector<HashAlgo> banks{HashAlgo::sha1, HashAlgo::sha256};
+  ReplayOptions();  // banks sha1 + sha256
+  std::vector<HashAlgo> banks;
   LogReadOptions read;
 };
 
@@ -208,7 +209,8 @@ inline constexpr std::string_view kKernelAsciiLog = "/sys/kernel/security/ima/as
 class MeasurementLogAppender {
  public:
   struct Options {
-    std::vector<HashAlgo> banks{HashAlgo::sha1, HashAlgo::sha256};
+    Options();  // banks sha1 + sha256
+    std::vector<HashAlgo> banks;
     ByteOrder order = native_byte_order();
     LogReadOptions read;  // for recovery (its order is taken from `order`)
     bool fsync_each = false;  // fdatasync both files after every entry
@@ -223,9 +225,7 @@ class MeasurementLogAppender {
   static Result<MeasurementLogAppender> open(const std::filesystem::path& binary_path,
                                              const std::filesystem::path& ascii_path, Options opts);
   static Result<MeasurementLogAppender> open(const std::filesystem::path& binary_path,
-                                             const std::filesystem::path& ascii_path) {
-    return open(binary_path, ascii_path, Options{});
-  }
+                                             const std::filesystem::path& ascii_path);
 
   Result<Appended> append(const LogEntry& e);
   Result<Appended> append(const TemplatePtr& desc, const Measurement& m);
