@@ -25,6 +25,10 @@ if "$IMACTL" log --help 2>/dev/null | grep -q replay && "$IMACTL" log --help | g
 else
   gap "imactl log show/replay are not built"
 fi
+# A generated image policy: derived from a busybox rootfs.
+make_busybox_rootfs "$TEST_TMP/image"
+"$IMACTL" policy generate --rootfs "$TEST_TMP/image" >"$share/policies/generated-image.policy" 2>"$TEST_TMP/err" ||
+  { rm -f "$share/policies/generated-image.policy"; gap "imactl policy generate failed: $(head -n 1 "$TEST_TMP/err")"; }
 verdicts=$IMASHIM_SRC/tests/fixtures/policy/verdicts.tsv
 [ -f "$verdicts" ] && cp "$verdicts" "$share/verdicts.tsv" || gap "no verdict table at tests/fixtures/policy/verdicts.tsv"
 
@@ -51,6 +55,28 @@ evmctl ima_sign -a sha256 --key "$TEST_TMP/key.pem" "$src/evm/signed" >/dev/null
 echo "signed, then tampered" >"$src/evm/signed-tampered"
 evmctl ima_sign -a sha256 --key "$TEST_TMP/key.pem" "$src/evm/signed-tampered" >/dev/null 2>&1 &&
   echo more >>"$src/evm/signed-tampered" && expect evm/signed-tampered EACCES invalid-signature
+# The same with imactl label: digests (sha256, sha512) and signatures.
+label() {  # label DIR [imactl label options...]
+  local dir=$1; shift
+  "$IMACTL" label "$dir" "$@" >"$TEST_TMP/label.out" 2>&1 ||
+    { gap "imactl label $* failed: $(head -n 1 "$TEST_TMP/label.out")"; return 1; }
+}
+for algo in sha256 sha512; do
+  d=$src/imashim-$algo
+  mkdir -p "$d" && echo "labelled by imactl ($algo)" >"$d/good" && echo "to be tampered ($algo)" >"$d/tampered"
+  if label "$d" --algo "$algo"; then
+    echo more >>"$d/tampered"
+    expect "imashim-$algo/good" open
+    expect "imashim-$algo/tampered" EACCES invalid-hash
+  fi
+done
+d=$src/imashim-signed
+mkdir -p "$d" && echo "signed by imactl" >"$d/good" && echo "signed, to be tampered" >"$d/tampered"
+if label "$d" --algo sha256 --sign "$TEST_TMP/key.pem" --cert "$share/ima-key.der"; then
+  echo more >>"$d/tampered"
+  expect imashim-signed/good open
+  expect imashim-signed/tampered EACCES invalid-signature
+fi
 mkfs.ext4 -q -F -U "$uuid" -d "$src" "$TEST_TMP/disk.img" 16M >/dev/null
 cat >"$share/appraise.policy" <<POLICY
 # loaded for real at the end of the guest run
