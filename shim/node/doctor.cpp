@@ -401,12 +401,18 @@ BackendChoice choose_backend(const NodeFacts& facts, const DoctorOptions& option
   return {std::nullopt, fmt::format("configured backend {} cannot run here: {}", backends::kind_name(want), why)};
 }
 
-std::string recommended_boot_line(const NodeFacts& f, Mode mode) {
+BootNeeds boot_needs(Mode mode) {
+  if (mode == Mode::enforce) return {"tcb|appraise_tcb", true, "fix"};  // fix until labelled, then enforce
+  if (mode == Mode::log) return {"tcb|appraise_tcb", true, "log"};
+  return {"tcb", false, ""};
+}
+
+std::string recommended_boot_line(const NodeFacts& f, const BootNeeds& needs) {
   BootCmdline line = f.grub_cmdline.value.value_or(BootCmdline{});
-  line.set("ima_policy", mode == Mode::enforce ? "tcb|appraise_tcb" : "tcb");
+  line.set("ima_policy", needs.ima_policy);
   line.set("ima_template", "ima-ng");
   line.set("ima_hash", "sha256");
-  if (mode == Mode::enforce) line.set("ima_appraise", "fix");  // until `imactl node label` ran; then enforce
+  if (needs.appraise) line.set("ima_appraise", needs.appraise_mode);
   for (const Mount& m : f.mounts)
     if (m.target == "/" && keeps_i_version(f, m) == false) line.set("rootflags", "i_version");
   auto lsm = f.boot_param("lsm");
@@ -423,7 +429,7 @@ DoctorReport run_doctor(const NodeFacts& facts, const DoctorOptions& options) {
   DoctorReport report;
   report.mode = options.mode;
   report.backend = choose_backend(facts, options);
-  report.boot_line = recommended_boot_line(facts, options.mode);
+  report.boot_line = recommended_boot_line(facts, boot_needs(options.mode));
   Ctx ctx{facts, options.mode, report.backend, report.boot_line, options.backend};
   for (const CheckSpec& spec : kChecks) {
     CheckResult r = spec.run(ctx);

@@ -53,10 +53,17 @@ struct DoctorReport {
 // for auto), or checks that the configured one is usable.
 BackendChoice choose_backend(const NodeFacts& facts, const DoctorOptions& options);
 
-// The GRUB_CMDLINE_LINUX value to use on this node for `mode`: the current one
-// with the ima_* parameters (and rootflags=i_version, lsm=...integrity where
-// needed) set.
-std::string recommended_boot_line(const NodeFacts& facts, backends::Mode mode);
+// What the boot line must give the kernel.
+struct BootNeeds {
+  std::string ima_policy = "tcb";  // the built-in policy to boot with ("tcb|appraise_tcb")
+  bool appraise = false;           // appraise rules: ima_appraise=<appraise_mode>
+  std::string appraise_mode = "fix";  // fix while labelling, then enforce; or log
+};
+BootNeeds boot_needs(backends::Mode mode);
+
+// The GRUB_CMDLINE_LINUX value to use on this node: the current one with the
+// ima_* parameters (and rootflags=i_version, lsm=...integrity where needed) set.
+std::string recommended_boot_line(const NodeFacts& facts, const BootNeeds& needs);
 
 // Runs every check of the table on already gathered facts.
 DoctorReport run_doctor(const NodeFacts& facts, const DoctorOptions& options);
