@@ -317,7 +317,8 @@ CheckResult check_engines(const Ctx& c) {
   return result(Status::warn,
                 present.empty() ? "no engine config found (containerd, docker, podman)"
                                 : fmt::format("{} not set to use ima-runc", fmt::join(present, ", ")),
-                "register ima-runc as a runtime: docs/node.md shows the containerd, docker and podman snippets");
+                "register ima-runc as a runtime: merge packaging/containerd/config.toml, packaging/docker/daemon.json or "
+                "packaging/podman/containers.conf into the engine's config");
 }
 
 CheckResult check_backend(const Ctx& c) {

@@ -50,3 +50,16 @@ TEST_CASE("containers.conf: multi-line runtime arrays", "[node][engines]") {
   CHECK(e.ima_runtimes == std::vector<std::string>{"ima"});
   CHECK(e.ima_default);
 }
+
+TEST_CASE("the engine snippets the project ships are recognised", "[node][engines]") {
+  const std::string pkg = IMASHIM_SOURCE_DIR "/packaging";
+  EngineConfig c = read_containerd_config(pkg + "/containerd/config.toml");
+  CHECK(c.ima_runtimes == std::vector<std::string>{"ima-runc"});
+  CHECK_FALSE(c.ima_default);  // the snippet leaves the default commented out
+  EngineConfig d = read_docker_config(pkg + "/docker/daemon.json");
+  CHECK(d.ima_runtimes == std::vector<std::string>{"ima-runc"});
+  CHECK(d.ima_default);
+  EngineConfig p = read_containers_conf(pkg + "/podman/containers.conf");
+  CHECK(p.ima_runtimes == std::vector<std::string>{"ima-runc"});
+  CHECK(p.ima_default);
+}
