@@ -134,7 +134,13 @@ class MeasurementSink {
   virtual Result<void> append(const Measurement& m) = 0;
   // A violation entry (zero digest; PCRs extended with 0xff..).
   virtual Result<void> violation(const std::string& name, int pcr) = 0;
+  // Makes the log and the pcrs files durable (fsync): at the end.
   virtual Result<void> flush() = 0;
+  // The pcrs files' text now (cheap; under the engine's log lock) and writing it
+  // out (temp file + rename, no fsync; outside the lock): the periodic refresh.
+  using PcrFiles = std::vector<std::pair<std::string, std::string>>;
+  virtual PcrFiles pcr_files() const { return {}; }
+  virtual Result<void> publish(const PcrFiles& files) { (void)files; return {}; }
 };
 // The measurement log in `log_dir` (ascii, binary, pcrs), appended if present.
 Result<std::unique_ptr<MeasurementSink>> open_log_sink(const std::filesystem::path& log_dir,
@@ -210,6 +216,8 @@ class Engine {
   // Records a violation (a gap in monitoring, a failed log write).
   void violation(const std::string& name);
   Result<void> flush();
+  // Refreshes the pcrs files without holding up the workers.
+  Result<void> refresh();
 
   const EngineConfig& config() const { return config_; }
   std::uint64_t measurements() const;
@@ -233,6 +241,7 @@ class Engine {
   bool looks_executable(const FileEvent& event, FileContent& content) const;
   static std::pair<std::uint64_t, std::uint64_t> key_of(const FileEvent& e) { return {e.version.dev, e.version.ino}; }
   bool fresh(const FileEvent& event) const;
+  bool settled(const FileEvent& event, FileContent& content);
   struct PairHash {
     std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const { return p.first * 31 + p.second; }
   };

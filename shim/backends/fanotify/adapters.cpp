@@ -1,6 +1,10 @@
 // The engine's views of the other modules: the policy evaluator, the
 // measurement log appender, layer manifests.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "imashim/backends/fanotify_engine.hpp"
 #include "imashim/formats/measurement_log.hpp"
@@ -27,7 +31,7 @@ class PolicyAdapter : public PolicyView {
   explicit PolicyAdapter(policy::Policy p) : policy_(std::move(p)) {
     subject_dependent_ = std::any_of(policy_.rules.begin(), policy_.rules.end(), [](const policy::Rule& r) {
       bool subj_lsm = r.lsm[3] || r.lsm[4] || r.lsm[5];
-      return r.uid || r.euid || r.gid || r.egid || r.mask || subj_lsm;
+      return r.uid || r.euid || r.gid || r.egid || subj_lsm;
     });
   }
 
@@ -89,6 +93,23 @@ class LogSink : public MeasurementSink {
   Result<void> flush() override {
     IMASHIM_TRY_VOID(app_.sync());
     return finalize_log(dir_);
+  }
+  PcrFiles pcr_files() const override {
+    PcrFiles out{{"pcrs", formats::format_pcrs_tpm2(app_.banks())}};
+    for (const auto& bank : app_.banks())
+      out.emplace_back("pcrs-" + std::string(formats::hash_algo_name(bank.algo())), formats::format_pcrs_evmctl(bank));
+    return out;
+  }
+  Result<void> publish(const PcrFiles& files) override {
+    for (const auto& [name, text] : files) {
+      auto tmp = dir_ / (name + ".tmp");
+      os::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (!fd) return fail_errno("open `" + tmp.string() + "`");
+      if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return fail_errno("write `" + tmp.string() + "`");
+      if (::rename(tmp.c_str(), (dir_ / name).c_str()) != 0) return fail_errno("rename `" + tmp.string() + "`");
+    }
+    return {};
   }
 
  private:

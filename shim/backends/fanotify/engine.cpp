@@ -85,10 +85,8 @@ PolicyVerdict Engine::verdict_for(const FileEvent& event, Hook hook, FileContent
   std::vector<HookCall> calls;
   if (event.kind == EventKind::exec) {
     calls.push_back({Hook::bprm_check, kMayExec});
-  } else if (event.follows_exec) {
-    calls.push_back({Hook::file_check, kMayExec});
   } else {
-    calls.push_back({Hook::file_check, kMayRead});
+    calls.push_back({Hook::file_check, event.follows_exec ? kMayExec : kMayRead});
     if (looks_executable(event, content)) calls.push_back({Hook::mmap_check, kMayExec});
   }
   PolicyVerdict out;
@@ -216,9 +214,27 @@ Verdict Engine::decide(const FileEvent& event, FileContent& content) {
   }
   bool failed = !out.cause.empty();
   out.allow = !failed || config_.mode != Mode::enforce;
-  out.ignorable = !failed && !policy_->depends_on_subject() && !fresh(event);
+  out.ignorable = !failed && !policy_->depends_on_subject() && !fresh(event) && settled(event, content);
   if (out.measured || appraised_now || failed || pv.audit) record(event, out, action.empty() ? "audit" : action);
   return out;
+}
+
+// An ignore mark on FAN_OPEN_PERM also silences the exec's own open (FILE_CHECK
+// with MAY_EXEC) and plain opens (MAY_READ): set it only when the other kind
+// of open would find nothing left to do for this file version either.
+bool Engine::settled(const FileEvent& event, FileContent& content) {
+  if (event.kind == EventKind::exec) return true;  // OPEN_EXEC_PERM is BPRM_CHECK alone, decided now
+  FileEvent other = event;
+  other.follows_exec = !event.follows_exec;
+  PolicyVerdict pv = verdict_for(other, Hook::file_check, content);
+  std::lock_guard lock(mu_);
+  auto& entry = cache_[event.version];
+  if (pv.measure && !entry.measured[pv.pcr == 10 ? 0 : 1]) return false;
+  if (pv.appraise && config_.mode != Mode::measure) {
+    const auto& a = entry.appraised[pv.require_signature ? 1 : 0];
+    if (!a || !a->empty()) return false;
+  }
+  return true;
 }
 
 bool Engine::fresh(const FileEvent& event) const {
@@ -276,6 +292,15 @@ void Engine::violation(const std::string& name) {
 Result<void> Engine::flush() {
   std::lock_guard log_lock(log_mu_);
   return sink_->flush();
+}
+
+Result<void> Engine::refresh() {
+  MeasurementSink::PcrFiles files;
+  {
+    std::lock_guard log_lock(log_mu_);
+    files = sink_->pcr_files();
+  }
+  return sink_->publish(files);
 }
 
 void Engine::record(const FileEvent& event, const Verdict& v, const std::string& action) {

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -27,8 +28,12 @@ bool parse_ids(const std::string& line, unsigned& real, unsigned& eff) {
 Result<void> read_status(pid_t pid, FileEvent& e) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-  std::ifstream in(path);
-  if (!in) return fail_errno(path);
+  os::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno(path);
+  char buf[2048];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return fail_errno(path);
+  std::istringstream in(std::string(buf, static_cast<std::size_t>(n)));
   std::string line;
   bool got_uid = false, got_gid = false;
   while (std::getline(in, line) && !(got_uid && got_gid)) {
@@ -42,7 +47,15 @@ Result<void> read_status(pid_t pid, FileEvent& e) {
 
 }  // namespace
 
-Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) { return formats::hash_fd(algo, fd_); }
+// A buffer the size of the file (up to 1 MiB): small files need no large
+// zeroed allocation per event.
+Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) {
+  struct stat st {};
+  std::size_t buf = 1 << 20;
+  if (::fstat(fd_, &st) == 0 && st.st_size >= 0 && static_cast<std::size_t>(st.st_size) < buf)
+    buf = std::max<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, 4096);
+  return formats::hash_fd(algo, fd_, buf);
+}
 
 Result<std::optional<Bytes>> EventFdContent::ima_xattr() {
   Bytes buf(1024);

@@ -33,6 +33,7 @@ namespace {
 constexpr std::uint64_t kPermMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM;
 constexpr std::uint64_t kMarkMask = kPermMask | FAN_CLOSE_WRITE;
 constexpr std::size_t kQueueDepth = 256;  // per worker; a full queue stops the reader (back-pressure)
+constexpr off_t kInlineMaxSize = 1 << 20;  // hashed by the reader itself when its shard is idle
 // Pseudo filesystems of a container that hold no files to measure.
 constexpr std::string_view kUnmarkedFsTypes[] = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"};
 
@@ -60,8 +61,17 @@ class Queue {
     if (jobs_.empty()) return false;
     j = jobs_.front();
     jobs_.pop_front();
+    busy_ = true;
     not_full_.notify_one();
     return true;
+  }
+  void done() {
+    std::lock_guard lock(mu_);
+    busy_ = false;
+  }
+  bool idle() {
+    std::lock_guard lock(mu_);
+    return jobs_.empty() && !busy_;
   }
   void close() {
     std::lock_guard lock(mu_);
@@ -75,6 +85,7 @@ class Queue {
   std::condition_variable not_empty_, not_full_;
   std::deque<Job> jobs_;
   bool closed_ = false;
+  bool busy_ = false;
 };
 
 class Monitor {
@@ -109,41 +120,52 @@ class Monitor {
         if (md->fd < 0) continue;
         struct stat st {};
         ::fstat(md->fd, &st);
-        Job j{md->fd, md->pid, md->mask, st.st_ino};
-        queues_[j.ino % queues_.size()].push(j);
+        Job j{md->fd, md->pid, md->mask, static_cast<std::uint64_t>(st.st_ino)};
+        Queue& q = queues_[j.ino % queues_.size()];
+        // Small files are answered right here when nothing of their shard is
+        // pending (no thread hand-off); large ones go to the pool so that they
+        // do not hold up other files.
+        if (st.st_size <= kInlineMaxSize && q.idle()) {
+          handle(j);
+          ::close(j.fd);
+        } else {
+          q.push(j);
+        }
       }
     }
   }
   Engine& engine() { return *engine_; }
 
  private:
-  struct WorkerState {
-    std::unordered_map<pid_t, std::uint64_t> last_exec;  // pid → inode of its exec in progress
-  };
-
   void work(Queue& q) {
-    WorkerState ws;
     Job j;
     while (q.pop(j)) {
-      handle(ws, j);
+      handle(j);
       ::close(j.fd);
+      q.done();
     }
   }
 
-  void handle(WorkerState& ws, const Job& j) {
+  // Whether the event of `pid` on inode `ino` is the open of an exec it just made.
+  bool follows_exec(const Job& j, EventKind kind) {
+    std::lock_guard lock(exec_mu_);
+    if (kind == EventKind::exec) {
+      last_exec_[j.pid] = j.ino;
+      return false;
+    }
+    auto it = last_exec_.find(j.pid);
+    if (it == last_exec_.end() || it->second != j.ino) return false;
+    last_exec_.erase(it);
+    return true;
+  }
+
+  void handle(const Job& j) {
     FileEvent e;
     e.kind = (j.mask & FAN_OPEN_EXEC_PERM) ? EventKind::exec
              : (j.mask & FAN_OPEN_PERM)    ? EventKind::open
                                            : EventKind::close_write;
     auto described = describe_event(j.fd, j.pid, e);
-    if (e.kind == EventKind::exec) ws.last_exec[j.pid] = j.ino;
-    if (e.kind == EventKind::open) {
-      auto it = ws.last_exec.find(j.pid);
-      if (it != ws.last_exec.end() && it->second == j.ino) {
-        e.follows_exec = true;
-        ws.last_exec.erase(it);
-      }
-    }
+    if (e.kind != EventKind::close_write) e.follows_exec = follows_exec(j, e.kind);
     EventFdContent content(j.fd);
     if (!config_.record_events.empty()) record_event(e, content);
     if (e.kind == EventKind::close_write) {
@@ -185,6 +207,8 @@ class Monitor {
   bool kernel_audit_;
   std::vector<Queue> queues_;
   std::vector<std::thread> threads_;
+  std::mutex exec_mu_;
+  std::unordered_map<pid_t, std::uint64_t> last_exec_;  // pid → inode of its exec in progress
   std::mutex record_mu_;
   os::UniqueFd record_fd_;
 };
@@ -330,7 +354,7 @@ int event_loop(Monitor& m, Setup& s) {
     if (fds[3].revents & POLLIN) {
       std::uint64_t ticks;
       (void)!::read(s.timer.get(), &ticks, sizeof ticks);
-      if (dirty) (void)m.engine().flush();
+      if (dirty) (void)m.engine().refresh();
       dirty = false;
     }
     if (fds[2].revents & POLLIN) return 0;  // SIGTERM: a requested stop
