@@ -60,6 +60,7 @@ struct FileEvent {
   pid_t pid = 0;
   uid_t uid = 0, euid = 0;  // the opener (from /proc/<pid>/status)
   gid_t gid = 0, egid = 0;
+  bool ids_known = true;     // false when not read (the policy does not look at them)
   bool follows_exec = false;  // this open is the exec's own open (mask MAY_EXEC)
   FileVersion version;
   uid_t fowner = 0;
@@ -113,6 +114,10 @@ class PolicyView {
   // labels) or at the open mask: then one verdict per file is not enough and
   // no ignore mark may be set.
   virtual bool depends_on_subject() const = 0;
+  // True when some rule can match MMAP_CHECK (names it, or names no func).
+  virtual bool uses_mmap_check() const = 0;
+  // True when some rule looks at the opener's ids: /proc/<pid>/status is read only then.
+  virtual bool uses_subject_ids() const { return depends_on_subject(); }
 };
 // Parses the container's policy (kernel grammar).
 Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text);
@@ -221,6 +226,7 @@ class Engine {
 
   const EngineConfig& config() const { return config_; }
   std::uint64_t measurements() const;
+  bool needs_subject_ids() const { return policy_->uses_subject_ids(); }
 
  private:
   struct VersionHash {
@@ -232,7 +238,7 @@ class Engine {
     std::unordered_map<int, Bytes> digests;      // per algorithm
   };
 
-  PolicyVerdict verdict_for(const FileEvent& event, Hook hook, FileContent& content) const;
+  PolicyVerdict verdict_for(const FileEvent& event, bool code) const;
   Result<Bytes> digest(const FileEvent& event, FileContent& content, formats::HashAlgo algo);
   Result<void> measure(const FileEvent& event, FileContent& content, Hook hook, const PolicyVerdict& pv,
                        Verdict& out);
@@ -241,7 +247,7 @@ class Engine {
   bool looks_executable(const FileEvent& event, FileContent& content) const;
   static std::pair<std::uint64_t, std::uint64_t> key_of(const FileEvent& e) { return {e.version.dev, e.version.ino}; }
   bool fresh(const FileEvent& event) const;
-  bool settled(const FileEvent& event, FileContent& content);
+  bool settled(const FileEvent& event, bool code);
   struct PairHash {
     std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const { return p.first * 31 + p.second; }
   };

@@ -33,6 +33,9 @@ class PolicyAdapter : public PolicyView {
       bool subj_lsm = r.lsm[3] || r.lsm[4] || r.lsm[5];
       return r.uid || r.euid || r.gid || r.egid || subj_lsm;
     });
+    mmap_ = std::any_of(policy_.rules.begin(), policy_.rules.end(), [](const policy::Rule& r) {
+      return !r.func || *r.func == policy::Func::mmap_check || *r.func == policy::Func::mmap_check_reqprot;
+    });
   }
 
   PolicyVerdict evaluate(const PolicyAccess& a) const override {
@@ -60,10 +63,12 @@ class PolicyAdapter : public PolicyView {
     return v;
   }
   bool depends_on_subject() const override { return subject_dependent_; }
+  bool uses_mmap_check() const override { return mmap_; }
 
  private:
   policy::Policy policy_;
   bool subject_dependent_ = false;
+  bool mmap_ = false;
 };
 
 class LogSink : public MeasurementSink {

@@ -80,14 +80,13 @@ bool Engine::looks_executable(const FileEvent& event, FileContent& content) cons
 // exec → BPRM_CHECK; the exec's own open → FILE_CHECK with MAY_EXEC; any
 // other open → FILE_CHECK (MAY_READ: fanotify does not tell the opener's
 // flags), plus MMAP_CHECK for files that look like executable code.
-PolicyVerdict Engine::verdict_for(const FileEvent& event, Hook hook, FileContent& content) const {
-  (void)hook;
+PolicyVerdict Engine::verdict_for(const FileEvent& event, bool code) const {
   std::vector<HookCall> calls;
   if (event.kind == EventKind::exec) {
     calls.push_back({Hook::bprm_check, kMayExec});
   } else {
     calls.push_back({Hook::file_check, event.follows_exec ? kMayExec : kMayRead});
-    if (looks_executable(event, content)) calls.push_back({Hook::mmap_check, kMayExec});
+    if (code) calls.push_back({Hook::mmap_check, kMayExec});
   }
   PolicyVerdict out;
   for (const auto& call : calls) merge(out, policy_->evaluate(access_for(event, call)));
@@ -121,9 +120,11 @@ Result<void> Engine::measure(const FileEvent& event, FileContent& content, Hook 
   m.digest = d;
   m.path = event.path;
   m.pcr = pv.pcr;
-  if (auto x = content.ima_xattr(); x && *x) {
-    auto label = decode_label(**x);
-    if (label && label->kind == Label::Kind::signature) m.signature = **x;
+  if (m.template_name.find("sig") != std::string::npos) {  // ima-sig and custom templates with `sig`
+    if (auto x = content.ima_xattr(); x && *x) {
+      auto label = decode_label(**x);
+      if (label && label->kind == Label::Kind::signature) m.signature = **x;
+    }
   }
   std::lock_guard log_lock(log_mu_);
   {
@@ -192,7 +193,9 @@ std::string Engine::appraise_uncached(const FileEvent& event, FileContent& conte
 Verdict Engine::decide(const FileEvent& event, FileContent& content) {
   Verdict out;
   out.hook = event.kind == EventKind::exec ? Hook::bprm_check : Hook::file_check;
-  PolicyVerdict pv = verdict_for(event, out.hook, content);
+  // Only policies with MMAP_CHECK rules need to know whether the file is code.
+  bool code = event.kind != EventKind::exec && policy_->uses_mmap_check() && looks_executable(event, content);
+  PolicyVerdict pv = verdict_for(event, code);
   std::string action;
   if (pv.measure) {
     action = "measure";
@@ -214,7 +217,7 @@ Verdict Engine::decide(const FileEvent& event, FileContent& content) {
   }
   bool failed = !out.cause.empty();
   out.allow = !failed || config_.mode != Mode::enforce;
-  out.ignorable = !failed && !policy_->depends_on_subject() && !fresh(event) && settled(event, content);
+  out.ignorable = !failed && !policy_->depends_on_subject() && !fresh(event) && settled(event, code);
   if (out.measured || appraised_now || failed || pv.audit) record(event, out, action.empty() ? "audit" : action);
   return out;
 }
@@ -222,11 +225,11 @@ Verdict Engine::decide(const FileEvent& event, FileContent& content) {
 // An ignore mark on FAN_OPEN_PERM also silences the exec's own open (FILE_CHECK
 // with MAY_EXEC) and plain opens (MAY_READ): set it only when the other kind
 // of open would find nothing left to do for this file version either.
-bool Engine::settled(const FileEvent& event, FileContent& content) {
+bool Engine::settled(const FileEvent& event, bool code) {
   if (event.kind == EventKind::exec) return true;  // OPEN_EXEC_PERM is BPRM_CHECK alone, decided now
   FileEvent other = event;
   other.follows_exec = !event.follows_exec;
-  PolicyVerdict pv = verdict_for(other, Hook::file_check, content);
+  PolicyVerdict pv = verdict_for(other, code);
   std::lock_guard lock(mu_);
   auto& entry = cache_[event.version];
   if (pv.measure && !entry.measured[pv.pcr == 10 ? 0 : 1]) return false;

@@ -86,7 +86,8 @@ Result<Bytes> EventFdContent::head(std::size_t n) {
   return buf;
 }
 
-Result<void> describe_event(int fd, pid_t pid, FileEvent& e) {
+Result<void> describe_event(int fd, pid_t pid, FileEvent& e, bool want_ids) {
+  e.ids_known = false;
   e.pid = pid;
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail_errno("fstat event fd");
@@ -105,8 +106,11 @@ Result<void> describe_event(int fd, pid_t pid, FileEvent& e) {
   ssize_t n = ::readlink(link, buf, sizeof buf);
   if (n < 0) return fail_errno("readlink event fd");
   e.path.assign(buf, static_cast<std::size_t>(n));
-  // A process that already exited (the event outlived it) has no status: keep root ids.
-  if (auto r = read_status(pid, e); !r && r.error().sys_errno() != ENOENT) return r;
+  if (!want_ids) return {};
+  // A process that already exited (the event outlived it) has no status: ids stay unknown.
+  auto r = read_status(pid, e);
+  if (r) e.ids_known = true;
+  if (!r && r.error().sys_errno() != ENOENT) return r;
   return {};
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -91,7 +92,8 @@ class Queue {
 class Monitor {
  public:
   Monitor(const MonitorConfig& config, std::unique_ptr<Engine> engine, int fan, bool audit)
-      : config_(config), engine_(std::move(engine)), fan_(fan), kernel_audit_(audit) {}
+      : config_(config), engine_(std::move(engine)), fan_(fan), kernel_audit_(audit),
+        want_ids_(engine_->needs_subject_ids() || std::getenv("IMASHIM_MONITOR_SUBJECT_IDS")) {}
 
   // Workers are sharded by inode: events of one file stay in order (a
   // writer's close before its next open), other files go on in parallel.
@@ -164,7 +166,7 @@ class Monitor {
     e.kind = (j.mask & FAN_OPEN_EXEC_PERM) ? EventKind::exec
              : (j.mask & FAN_OPEN_PERM)    ? EventKind::open
                                            : EventKind::close_write;
-    auto described = describe_event(j.fd, j.pid, e);
+    auto described = describe_event(j.fd, j.pid, e, want_ids_);
     if (e.kind != EventKind::close_write) e.follows_exec = follows_exec(j, e.kind);
     EventFdContent content(j.fd);
     if (!config_.record_events.empty()) record_event(e, content);
@@ -205,6 +207,7 @@ class Monitor {
   std::unique_ptr<Engine> engine_;
   int fan_;
   bool kernel_audit_;
+  bool want_ids_;  // read the opener's ids only when the policy looks at them
   std::vector<Queue> queues_;
   std::vector<std::thread> threads_;
   std::mutex exec_mu_;

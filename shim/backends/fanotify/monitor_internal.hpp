@@ -27,8 +27,9 @@ class EventFdContent : public FileContent {
   int fd_;
 };
 
-// Fills the event's file and subject fields from the event fd and /proc/<pid>.
-Result<void> describe_event(int fd, pid_t pid, FileEvent& event);
+// Fills the event's file fields from the event fd and, with `want_ids`, the
+// opener's ids from /proc/<pid>/status.
+Result<void> describe_event(int fd, pid_t pid, FileEvent& event, bool want_ids);
 
 // The engine for a monitor config: policy, log, recorder, manifests, keys.
 Result<std::unique_ptr<Engine>> make_engine(const MonitorConfig& config);
