@@ -83,6 +83,15 @@ bool is_our_monitor(pid_t pid, const std::filesystem::path& config) {
   return cmd.find(config.string()) != std::string::npos;
 }
 
+// A monitor that never reported ready (timeout): nothing half-started stays behind.
+void stop_unready_monitor(const std::filesystem::path& state, const std::filesystem::path& config) {
+  pid_t pid = 0;
+  std::ifstream(state / "monitor.pid") >> pid;
+  if (pid <= 0 || !is_our_monitor(pid, config)) return;
+  os::UniqueFd fd(pidfd_open(pid));
+  if (fd && pidfd_signal(fd.get(), SIGKILL) == 0) wait_exit(fd.get(), std::chrono::seconds(2));
+}
+
 class FanotifyBackend : public Backend {
  public:
   explicit FanotifyBackend(FanotifyOptions o) : options_(std::move(o)) {}
@@ -114,6 +123,7 @@ class FanotifyBackend : public Backend {
     if (std::sscanf(line.c_str(), "ready %d marks=%d", &pid, &marks) < 1 || pid <= 0) {
       std::string why = line.rfind("error ", 0) == 0 ? line.substr(6)
                         : line.empty() ? "no ready report within the timeout" : line;
+      stop_unready_monitor(state, config_path);
       return fail("fanotify monitor for container " + request.container_id + ": " + why);
     }
     Attachment a;

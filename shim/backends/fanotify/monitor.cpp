@@ -373,6 +373,9 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   ::signal(SIGPIPE, SIG_IGN);
   std::error_code ec;
   std::filesystem::create_directories(config.log_dir, ec);
+  if (!config.state_dir.empty()) {  // so that a failed attach can find and stop us
+    std::ofstream(config.state_dir / "monitor.pid") << ::getpid() << "\n";
+  }
   auto engine = make_engine(config);
   if (!engine) {
     say(ready_fd, "error " + engine.error().message() + "\n");
