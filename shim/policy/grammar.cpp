@@ -139,6 +139,11 @@ KernelVersion func_since(std::string_view name) {
 
 // ----- the parse state ------------------------------------------------------
 
+// Whether the target kernel knows a token introduced in `since`.
+bool knows(const KernelFeatures& f, KernelVersion since) { return !f.version || *f.version >= since; }
+// Since 6.6 the blacklist is always checked and appraise_flag= is ignored.
+bool blacklist_always_on(const KernelFeatures& f) { return f.version && *f.version >= KernelVersion{6, 6}; }
+
 struct State {
   Rule& rule;
   const KernelFeatures& features;
@@ -152,9 +157,9 @@ struct State {
                         std::move(message)});
   }
   std::optional<std::string> need(KernelVersion since, std::string_view what) const {
-    if (features.version >= since) return std::nullopt;
+    if (knows(features, since)) return std::nullopt;
     return fmt::format("`{}` needs Linux {} or later (target kernel {})", what, since.to_string(),
-                       features.version.to_string());
+                       features.version->to_string());
   }
 };
 
@@ -332,12 +337,15 @@ Error parse_appraise_type(State& s, std::string_view v) {
 }
 
 Error parse_appraise_flag(State& s, std::string_view v) {
+  if (blacklist_always_on(s.features)) {
+    // Since 6.6 every signature check consults the blacklist; the option is read and ignored.
+    s.warn("appraise_flag= is ignored since Linux 6.6 (the blacklist is always checked)");
+    return kOk;
+  }
   if (!s.features.modsig || v.find("blacklist") == std::string_view::npos)
     return fmt::format("unknown appraise_flag `{}` (check_blacklist){}", v,
                        s.features.modsig ? "" : ": the target kernel lacks CONFIG_IMA_APPRAISE_MODSIG");
   if (v != "check_blacklist") s.warn(fmt::format("appraise_flag={} is read as check_blacklist", v));
-  if (s.features.version >= KernelVersion{6, 6})
-    s.warn("appraise_flag=check_blacklist is deprecated since Linux 6.6 (always on)");
   s.rule.check_blacklist = true;
   return kOk;
 }
@@ -584,7 +592,7 @@ std::optional<Problem> check_rule(const Rule& r, const KernelFeatures& features)
     if (r.action != Action::appraise) return Problem{0, "func=SETXATTR_CHECK only takes appraise"};
     if (!(f & kAlgos)) return Problem{kFunc, "func=SETXATTR_CHECK needs appraise_algos="};
   }
-  bool blacklist_needs_modsig = features.version < KernelVersion{6, 6};
+  bool blacklist_needs_modsig = !blacklist_always_on(features);
   if ((f & kBlacklist) && blacklist_needs_modsig && !(f & kModsig))
     return Problem{kBlacklist, "appraise_flag=check_blacklist needs appraise_type=imasig|modsig"};
   if (r.action == Action::appraise && (f & kVerity) && !(f & kDigsig))
@@ -595,18 +603,18 @@ std::optional<Problem> check_rule(const Rule& r, const KernelFeatures& features)
 // Version and build-option checks for a rule built in code (the parser checks
 // these token by token).
 std::optional<Problem> check_features(const Rule& r, const KernelFeatures& features) {
-  auto too_new = [&](KernelVersion since) { return features.version < since; };
+  auto too_new = [&](KernelVersion since) { return !knows(features, since); };
+  auto target = features.version ? features.version->to_string() : std::string("any");
   for (const auto& k : kKeys) {
     Out o;
     k.print(r, o);
     if (!o.empty() && too_new(k.since))
       return Problem{k.flags, fmt::format("needs Linux {} or later (target kernel {})",
-                                          k.since.to_string(), features.version.to_string())};
+                                          k.since.to_string(), target)};
   }
   if (r.func && too_new(func_since(func_name(*r.func))))
     return Problem{kFunc, fmt::format("needs Linux {} or later (target kernel {})",
-                                      func_since(func_name(*r.func)).to_string(),
-                                      features.version.to_string())};
+                                      func_since(func_name(*r.func)).to_string(), target)};
   if (r.template_name) {
     auto it = std::find_if(kTemplates.begin(), kTemplates.end(),
                            [&](const Versioned& t) { return t.name == *r.template_name; });
@@ -694,7 +702,7 @@ std::optional<Diagnostic> parse_tokens(std::string_view text, int line, const Ke
     const KeyDef* k = find_key(t.name);
     if (!k || !shape_fits(*k, t)) return error_at(line, t, unknown_token_message(t));
     State s{rule, features, warnings, t, line, action_set};
-    if (features.version < k->since)
+    if (!knows(features, k->since))
       return error_at(line, t, *s.need(k->since, fmt::format("{}=", k->name)));
     IdOp op = t.op == '>' ? IdOp::gt : t.op == '<' ? IdOp::lt : IdOp::eq;
     if (auto e = k->parse(s, op, t.value)) return error_at(line, t, *e);

@@ -145,12 +145,13 @@ struct KernelVersion {
   auto operator<=>(const KernelVersion&) const = default;
   std::string to_string() const;
   static Result<KernelVersion> parse(std::string_view text);  // "6.1", "5.10.0-21-amd64"
-  static KernelVersion latest() { return {99, 0}; }
 };
 
 // What the target kernel supports besides its version (its build options).
 struct KernelFeatures {
-  KernelVersion version = KernelVersion::latest();
+  // nullopt: any kernel; every token is known and the strictest rules apply
+  // (appraise_flag=check_blacklist still needs imasig|modsig, as before 6.6).
+  std::optional<KernelVersion> version;
   bool modsig = true;           // CONFIG_IMA_APPRAISE_MODSIG: imasig|modsig, appraise_flag
   bool asymmetric_keys = true;  // CONFIG_IMA_MEASURE_ASYMMETRIC_KEYS: KEY_CHECK, keyrings=
   // An LSM that defines the labels used in subj_*/obj_* conditions. Without one,

@@ -14,6 +14,7 @@ namespace {
 using AddCommand = void (*)(CLI::App&, Action&);
 constexpr AddCommand kCommands[] = {
     add_log_command,
+    add_policy_command,
     add_xattr_command,
     add_kernel_command,
     add_doctor_command,
