@@ -25,12 +25,12 @@ Rule rule_from(std::string_view text, std::string comment) {
   return std::move(*r);
 }
 
-// Up to three example paths: "/bin/sh, /usr/bin/env, ...".
-std::string examples(const std::vector<const ImageFile*>& files) {
-  std::string out;
+// "3 programs (/bin/sh, /usr/bin/env, /bin/ls)", "1 program (/bin/sh)", "no programs".
+std::string counted(const std::vector<const ImageFile*>& files, std::string_view noun) {
+  if (files.empty()) return fmt::format("no {}s", noun);
+  std::string out = fmt::format("{} {}{} (", files.size(), noun, files.size() == 1 ? "" : "s");
   for (std::size_t i = 0; i < files.size() && i < 3; ++i) out += (i ? ", " : "") + files[i]->path;
-  if (files.size() > 3) out += ", ...";
-  return out;
+  return out + (files.size() > 3 ? ", ...)" : ")");
 }
 
 struct ImageFacts {
@@ -112,10 +112,8 @@ struct Builder {
     std::string entry;
     const auto& argv0 = !in.image.entrypoint.empty() ? in.image.entrypoint : in.image.cmd;
     if (!argv0.empty()) entry = fmt::format("; the image starts {}", argv0.front());
-    std::string progs = fmt::format("the image has {} programs ({}){}", f.programs.size(),
-                                    examples(f.programs), entry);
-    std::string libs = fmt::format("the image has {} shared objects ({})", f.libraries.size(),
-                                   examples(f.libraries));
+    std::string progs = fmt::format("the image has {}{}", counted(f.programs, "program"), entry);
+    std::string libs = fmt::format("the image has {}", counted(f.libraries, "shared object"));
     add("measure func=BPRM_CHECK mask=MAY_EXEC" + measure_options(), progs + ": every program run is measured");
     add("measure func=MMAP_CHECK mask=MAY_EXEC" + measure_options(),
         libs + ": every library mapped executable is measured");
@@ -130,8 +128,8 @@ struct Builder {
     if (!appraising()) return;
     for (const auto& [uid, files] : f.by_owner)
       add(fmt::format("appraise fowner={}{}", uid, appraise_options()),
-          fmt::format("{} image files are owned by uid {} ({}): each is appraised when opened",
-                      files.size(), uid, examples(files)));
+          fmt::format("uid {} owns {} of the image: each is appraised when opened", uid,
+                      counted(files, "file")));
   }
 };
 

@@ -171,6 +171,19 @@ Result<KernelVersion> KernelVersion::parse(std::string_view text) {
   return v;
 }
 
+Result<KernelFeatures> kernel_target(std::string_view name) {
+  KernelFeatures f;
+  if (name == "debian-12") {
+    f.version = KernelVersion{6, 1};
+    f.modsig = false;
+    return f;
+  }
+  auto v = KernelVersion::parse(name);
+  if (!v.ok()) return fail(fmt::format("kernel `{}`: expected MAJOR.MINOR (e.g. 6.1) or debian-12", name));
+  f.version = *v;
+  return f;
+}
+
 std::string Diagnostic::format(std::string_view source) const {
   std::string out;
   if (!source.empty()) out = fmt::format("{}:", source);

@@ -159,6 +159,11 @@ struct KernelFeatures {
   bool lsm_rules = true;
 };
 
+// A target by name: a release ("5.4", "6.1.0-21-amd64") or a distribution
+// kernel whose build options are known: "debian-12" (6.1, no
+// CONFIG_IMA_APPRAISE_MODSIG, CONFIG_IMA_MEASURE_ASYMMETRIC_KEYS on).
+Result<KernelFeatures> kernel_target(std::string_view name);
+
 struct Diagnostic {
   enum class Severity : std::uint8_t { error, warning };
   Severity severity = Severity::error;

@@ -31,10 +31,9 @@ Result<std::string> read_text(const std::string& path) {
 Result<KernelFeatures> features_from(const std::string& kernel, bool no_modsig, bool no_lsm) {
   KernelFeatures f;
   if (!kernel.empty()) {
-    IMASHIM_TRY(auto v, KernelVersion::parse(kernel));
-    f.version = v;
+    IMASHIM_TRY(f, kernel_target(kernel));
   }
-  f.modsig = !no_modsig;
+  f.modsig = f.modsig && !no_modsig;
   f.lsm_rules = !no_lsm;
   return f;
 }
@@ -185,7 +184,7 @@ Result<Policy> load_policy(const ExplainArgs& a) {
   IMASHIM_TRY(auto text, read_text(a.file));
   KernelFeatures f;
   if (!a.kernel.empty()) {
-    IMASHIM_TRY(f.version, KernelVersion::parse(a.kernel));
+    IMASHIM_TRY(f, kernel_target(a.kernel));
   }
   return parse_policy_strict(text, a.file, f);
 }
@@ -283,7 +282,7 @@ Result<GenerateInput> generate_input(const GenerateArgs& a) {
   in.node.require_signatures = a.signatures;
   in.node.pcr = a.pcr;
   if (!a.kernel.empty()) {
-    IMASHIM_TRY(in.kernel.version, KernelVersion::parse(a.kernel));
+    IMASHIM_TRY(in.kernel, kernel_target(a.kernel));
   }
   return in;
 }
@@ -316,7 +315,7 @@ void add_policy_command(CLI::App& app, Action& action) {
   auto check = std::make_shared<CheckArgs>();
   auto* c = cmd->add_subcommand("check", "Validate a policy file as the kernel would; exit 1 if invalid");
   c->add_option("FILE", check->file, "policy file")->required();
-  c->add_option("--kernel", check->kernel, "target kernel version (5.4, 5.10, 6.1, ...): flag tokens it lacks");
+  c->add_option("--kernel", check->kernel, "target kernel: a version (5.4, 5.10, 6.1, ...) or debian-12; flags tokens it lacks");
   c->add_flag("--no-modsig", check->no_modsig, "target kernel without CONFIG_IMA_APPRAISE_MODSIG");
   c->add_flag("--no-lsm", check->no_lsm, "target kernel without an LSM for subj_*/obj_* rules");
   c->add_flag("--print", check->print, "print the valid rules in canonical form");
