@@ -15,6 +15,7 @@ test_pkgs=(
   swtpm swtpm-tools tpm2-tools busybox-static umoci skopeo
   qemu-system-x86 kmod e2fsprogs cpio xz-utils zstd
   fapolicyd uidmap iproute2 jq
+  openssl
 )
 
 want=()

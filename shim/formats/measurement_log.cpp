@@ -352,6 +352,29 @@ Result<Bytes> convert_byte_order(ByteView log, const LogReadOptions& from, ByteO
   return out;
 }
 
+Result<std::vector<FileMeasurement>> list_file_measurements(ByteView log, const LogReadOptions& opts) {
+  LogReader r(log, opts);
+  std::vector<FileMeasurement> out;
+  for (;;) {
+    IMASHIM_TRY(auto e, r.next());
+    if (!e) break;
+    if (!e->field("d-ngv2") && !e->field("d-ng") && !e->field("d")) continue;
+    auto d = e->file_digest();
+    if (!d) return fail(fmt::format("entry {} at byte {}: {}", e->index, e->offset, d.error().message()));
+    FileMeasurement m;
+    m.index = e->index;
+    m.pcr = e->pcr;
+    m.template_name = std::string(e->template_name);
+    m.path = std::string(e->path());
+    m.algo = d->algo;
+    m.digest.assign(d->digest.begin(), d->digest.end());
+    m.violation = e->is_violation();
+    if (auto nid = e->field("nid")) m.nid = std::string(field_text(*nid));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- replay
 
 ReplayOptions::ReplayOptions() : banks{HashAlgo::sha1, HashAlgo::sha256} {}

@@ -151,6 +151,21 @@ Result<std::string> binary_to_ascii(ByteView log, const LogReadOptions& opts = {
 // A whole binary log → the same log in another byte order.
 Result<Bytes> convert_byte_order(ByteView log, const LogReadOptions& from, ByteOrder to);
 
+// One file measurement from a log, owned: what drift and doctor compare (path → digest).
+struct FileMeasurement {
+  std::size_t index = 0;
+  std::uint32_t pcr = 0;
+  std::string template_name;
+  std::string path;
+  std::optional<HashAlgo> algo;  // absent for the `ima` template's `d` (sha1 or md5 by size)
+  Bytes digest;                  // zeros for a violation
+  bool violation = false;
+  std::string nid;               // "mnt-ns=N" under the 2017 namespace draft, else ""
+};
+// Every entry that has a file digest field (entries of templates without one, e.g. a
+// custom "n-ng|buf", are skipped); a malformed digest field is an error naming the entry.
+Result<std::vector<FileMeasurement>> list_file_measurements(ByteView log, const LogReadOptions& opts = {});
+
 // ---- replay and verification ----
 struct EntryProblem {
   std::size_t index = 0;

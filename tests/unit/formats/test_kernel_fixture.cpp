@@ -102,3 +102,16 @@ TEST_CASE("kernel log: canonical round trip and a flipped byte", "[formats][kern
   bool rejected = !r.ok() || r->first_bad_entry.has_value();
   CHECK(rejected);
 }
+
+TEST_CASE("kernel log: path -> digest list", "[formats][kernel-fixture]") {
+  auto bin = read_whole_file(kDir + "binary_runtime_measurements");
+  REQUIRE(bin.ok());
+  auto list = list_file_measurements(*bin);
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 7);
+  CHECK((*list)[1].path == "/host/run.sh");
+  CHECK((*list)[1].algo == HashAlgo::sha256);
+  CHECK(to_hex((*list)[1].digest) == "4606296a96b00e442de10d1cb209b7785ef89891fd1ce7589d337d0ca14abffa");
+  CHECK((*list)[6].violation);
+  CHECK((*list)[6].path == "/mnt/data.txt");
+}
