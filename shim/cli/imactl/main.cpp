@@ -21,6 +21,9 @@ constexpr AddCommand kCommands[] = {
     add_events_command,
     add_baseline_command,
     add_label_command,
+    add_attest_command,
+    add_verify_command,
+    add_anchor_command,
 };
 }  // namespace
 
