@@ -78,7 +78,7 @@ if [ -f /host/appraise.policy ]; then
     dmesg -c >/dev/null
     if cat "/mnt/$path" >/dev/null 2>/tmp/w/err; then got=open; else got=EACCES; fi
     grep -q 'Permission denied' /tmp/w/err || [ $got = open ] || got="error: $(cat /tmp/w/err)"
-    g_check_eq "open $path under ima_appraise=enforce" "$want" "$got"
+    g_check_eq "open $path under ima_appraise=enforce: $want" "$want" "$got"
     if [ -n "$cause" ]; then
       g_check "dmesg names cause=$cause for $path" sh -c "dmesg | grep -q 'cause=$cause'"
     fi
