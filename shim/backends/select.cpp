@@ -3,13 +3,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "imashim/backends/fanotify.hpp"
 #include "imashim/backends/host.hpp"
 #include "imashim/backends/ns_mount.hpp"
 #include "imashim/backends/ns_user.hpp"
-#if __has_include("imashim/backends/fanotify.hpp")
-#include "imashim/backends/fanotify.hpp"
-#define IMASHIM_HAVE_FANOTIFY 1
-#endif
 
 namespace imashim::backends {
 namespace {
@@ -107,11 +104,7 @@ Result<std::unique_ptr<Backend>> make_backend(Kind kind, const DetectOptions& op
       return std::unique_ptr<Backend>(
           std::make_unique<HostBackend>(HostOptions{.securityfs = securityfs, .proc = options.proc}));
     case Kind::fanotify:
-#ifdef IMASHIM_HAVE_FANOTIFY
       return make_fanotify_backend();
-#else
-      return fail("the fanotify backend is not part of this build of imashim");
-#endif
   }
   return fail("unknown backend kind");
 }

@@ -81,7 +81,7 @@ TEST_CASE("detect_backend prefers ns-mount, ns-user, host, then fanotify, with r
 }
 
 TEST_CASE("make_backend makes each kernel kind", "[backends]") {
-  for (Kind k : {Kind::ns_mount, Kind::ns_user, Kind::host}) {
+  for (Kind k : {Kind::ns_mount, Kind::ns_user, Kind::host, Kind::fanotify}) {
     auto b = make_backend(k);
     REQUIRE(b.ok());
     CHECK((*b)->kind() == k);
