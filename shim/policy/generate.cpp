@@ -186,6 +186,14 @@ ElfType elf_type_of(std::string_view h) {
   }
 }
 
+ImageFile image_file_from_manifest(std::string path, std::uint32_t mode, std::uint32_t uid,
+                                   std::uint32_t gid, std::uint64_t size) {
+  std::string_view name = path;
+  name.remove_prefix(std::min(name.size(), name.rfind('/') + 1));
+  bool so = name.ends_with(".so") || name.find(".so.") != std::string_view::npos;
+  return {std::move(path), mode & 07777, uid, gid, size, so ? ElfType::shared_object : ElfType::none};
+}
+
 std::string_view policy_mode_name(PolicyMode m) {
   static constexpr std::string_view names[] = {"off", "measure", "log", "enforce"};
   return names[static_cast<int>(m)];

@@ -42,6 +42,12 @@ struct ImageFile {
   bool executable() const { return (mode & 0111) != 0; }
 };
 
+// An ImageFile from a manifest's fields (the labeller's manifest has no ELF
+// type): names like lib*.so / *.so.N count as shared objects. `mode` may be a
+// full st_mode; only the permission bits are kept.
+ImageFile image_file_from_manifest(std::string path, std::uint32_t mode, std::uint32_t uid,
+                                   std::uint32_t gid, std::uint64_t size);
+
 // Walks a rootfs without following symlinks or crossing into other
 // filesystems; regular files only. Errors name the path.
 Result<std::vector<ImageFile>> scan_rootfs(const std::filesystem::path& root);

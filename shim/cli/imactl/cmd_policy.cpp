@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "imashim/label/manifest.hpp"
 #include "imashim/policy/builtin.hpp"
 #include "imashim/policy/evaluate.hpp"
 #include "imashim/policy/generate.hpp"
@@ -237,7 +238,7 @@ int run_explain(const ExplainArgs& a) {
 // ----- generate --------------------------------------------------------------------
 
 struct GenerateArgs {
-  std::string rootfs, image_config, mode = "measure", hash = "sha256", template_name = "ima-ng", profile, kernel;
+  std::string rootfs, manifest, image_config, mode = "measure", hash = "sha256", template_name = "ima-ng", profile, kernel;
   std::vector<std::string> annotations, volumes;
   bool signatures = false, json = false;
   std::optional<int> pcr;
@@ -245,7 +246,14 @@ struct GenerateArgs {
 
 Result<GenerateInput> generate_input(const GenerateArgs& a) {
   GenerateInput in;
-  IMASHIM_TRY(in.files, scan_rootfs(a.rootfs));
+  if (a.rootfs.empty() == a.manifest.empty()) return fail("give one of --rootfs DIR and --manifest FILE");
+  if (!a.rootfs.empty()) {
+    IMASHIM_TRY(in.files, scan_rootfs(a.rootfs));
+  } else {
+    IMASHIM_TRY(auto m, label::read_manifest(a.manifest));
+    for (auto& e : m.entries)
+      in.files.push_back(image_file_from_manifest(std::move(e.path), e.mode, e.uid, e.gid, e.size));
+  }
   if (!a.image_config.empty()) {
     IMASHIM_TRY(auto text, read_text(a.image_config));
     IMASHIM_TRY(in.image, parse_image_config(text, a.image_config));
@@ -299,8 +307,8 @@ int run_generate(const GenerateArgs& a) {
               << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("# imashim policy for rootfs {} ({} files), mode {}\n", a.rootfs, in->files.size(),
-                           policy_mode_name(out->mode));
+  std::cout << fmt::format("# imashim policy for {} {} ({} files), mode {}\n", a.rootfs.empty() ? "manifest" : "rootfs",
+                           a.rootfs.empty() ? a.manifest : a.rootfs, in->files.size(), policy_mode_name(out->mode));
   for (const auto& n : out->notes) std::cout << "# note: " << n << "\n";
   std::cout << to_string(out->policy);
   return kExitOk;
@@ -359,7 +367,8 @@ void add_policy_command(CLI::App& app, Action& action) {
 
   auto gen = std::make_shared<GenerateArgs>();
   auto* g = cmd->add_subcommand("generate", "Derive a container's policy from its image");
-  g->add_option("--rootfs", gen->rootfs, "the image's root filesystem")->required();
+  g->add_option("--rootfs", gen->rootfs, "the image's root filesystem");
+  g->add_option("--manifest", gen->manifest, "a label manifest instead of --rootfs");
   g->add_option("--image-config", gen->image_config, "OCI image config JSON");
   g->add_option("--annotation", gen->annotations, "container annotation KEY=VALUE (org.imashim.*)");
   g->add_option("--volume", gen->volumes, "writable volume DEST[:fsmagic=HEX|:fsuuid=UUID]");

@@ -175,3 +175,15 @@ TEST_CASE("generate: scan_rootfs lists regular files and never follows symlinks"
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message() == "open rootfs `/nonexistent/rootfs`: No such file or directory");
 }
+
+TEST_CASE("generate: image files from a label manifest", "[policy][generate]") {
+  ImageFile lib = image_file_from_manifest("/usr/lib/x86_64-linux-gnu/libc.so.6", 0100644, 0, 0, 10);
+  CHECK(lib.mode == 0644);
+  CHECK(lib.elf == ElfType::shared_object);
+  CHECK_FALSE(lib.executable());
+  CHECK(image_file_from_manifest("/lib/ld-linux.so", 0100755, 0, 0, 1).elf == ElfType::shared_object);
+  CHECK(image_file_from_manifest("/etc/so.conf", 0100644, 0, 0, 1).elf == ElfType::none);
+  ImageFile prog = image_file_from_manifest("/bin/sh", 0100755, 0, 0, 1);
+  CHECK(prog.executable());
+  CHECK(prog.elf == ElfType::none);
+}
