@@ -6,12 +6,49 @@
 #include "imashim/backends/select.hpp"
 #include "imashim/runtime/lifecycle.hpp"
 
+#if __has_include("imashim/label/layer_cache.hpp")
+#include "imashim/label/layer_cache.hpp"
+#define IMASHIM_HAVE_LABELLER 1
+#endif
+#if __has_include("imashim/policy/generate.hpp")
+#include "imashim/policy/generate.hpp"
+#define IMASHIM_HAVE_POLICY_GENERATOR 1
+#endif
+
 namespace imashim::runtime {
 namespace {
 
+using nlohmann::json;
+
+#ifdef IMASHIM_HAVE_LABELLER
+// label/: each image layer (overlay lower dir; a plain rootfs is its own layer)
+// is labelled once and its manifest cached; a labelled file whose content
+// changed is left alone (appraisal refuses it) and counted here.
 Result<LabelResult> label_layers(const LabelRequest& req) {
-  // Until the labeller is built in, layers stay as they are. Measurement does
-  // not need labels; appraisal does, so log and enforce refuse to start.
+  label::LayerCache cache(req.node.layer_cache_root.string());
+  label::LabelOptions options;
+  options.algo = req.node.hash_algo;
+  std::vector<std::filesystem::path> dirs = req.layers.lower;
+  if (!req.layers.overlay) dirs = {req.layers.rootfs};
+  LabelResult out;
+  json layers = json::array();
+  for (const auto& dir : dirs) {
+    auto r = label::label_layer(dir.string(), options, cache);
+    if (!r) return std::move(r).with_context(fmt::format("layer {}", dir.string()));
+    if (!r->manifest_path.empty()) out.manifests.emplace_back(r->manifest_path);
+    layers.push_back({{"dir", dir.string()},
+                      {"from_cache", r->from_cache},
+                      {"labelled", r->report.labelled},
+                      {"changed", r->report.changed},
+                      {"failed", r->report.failed},
+                      {"manifest", r->manifest_path}});
+  }
+  out.summary = {{"labelled", true}, {"layers", layers}};
+  return out;
+}
+#else
+Result<LabelResult> label_layers(const LabelRequest& req) {
+  // Measurement does not need labels; appraisal does, so log and enforce refuse to start.
   if (req.mode == backends::Mode::measure) {
     LabelResult r;
     r.summary = {{"labelled", false}, {"reason", "no labeller in this build"}};
@@ -20,10 +57,54 @@ Result<LabelResult> label_layers(const LabelRequest& req) {
   return fail(fmt::format("mode {} appraises files against their labels, and this build has no labeller",
                           backends::mode_name(req.mode)));
 }
+#endif
 
+#ifdef IMASHIM_HAVE_POLICY_GENERATOR
+// What the generator reads from the runtime config: the process (user,
+// command) and the mounts that are not image content.
+policy::ImageConfig image_config_of(const json& config) {
+  policy::ImageConfig ic;
+  if (!config.contains("process") || !config["process"].is_object()) return ic;
+  const auto& p = config["process"];
+  if (p.contains("user") && p["user"].is_object())
+    ic.user = fmt::format("{}:{}", p["user"].value("uid", 0u), p["user"].value("gid", 0u));
+  if (p.contains("args") && p["args"].is_array())
+    for (const auto& a : p["args"])
+      if (a.is_string()) ic.cmd.push_back(a.get<std::string>());
+  return ic;
+}
+
+std::vector<policy::Volume> volumes_of(const json& config) {
+  std::vector<policy::Volume> out;
+  if (!config.contains("mounts") || !config["mounts"].is_array()) return out;
+  for (const auto& m : config["mounts"]) {
+    if (!m.is_object() || m.value("type", std::string()) != "bind") continue;
+    policy::Volume v;
+    v.destination = m.value("destination", std::string());
+    for (const auto& o : m.value("options", json::array()))
+      if (o.is_string() && o.get<std::string>() == "ro") v.writable = false;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::string> derive_policy(const PolicyRequest& req) {
+  policy::GenerateInput in;
+  IMASHIM_TRY(in.files, policy::scan_rootfs(req.bundle.rootfs));
+  in.image = image_config_of(req.bundle.config);
+  in.annotations = req.bundle.annotations;
+  in.volumes = volumes_of(req.bundle.config);
+  in.node.mode = policy::policy_mode_from_name(backends::mode_name(req.node.mode)).value_or(policy::PolicyMode::measure);
+  in.node.hash = req.node.hash_algo;
+  in.node.profile = req.node.profile;
+  IMASHIM_TRY(auto generated, policy::generate_policy(in));
+  return policy::to_string(generated.policy);
+}
+#else
 Result<std::string> derive_policy(const PolicyRequest& req) {
   return fail(fmt::format("profile \"{}\": no policy generator in this build", req.settings.profile));
 }
+#endif
 
 // backends/select: a fixed kind from the node config, or the first of
 // ns-mount → ns-user → host → fanotify this kernel supports.
