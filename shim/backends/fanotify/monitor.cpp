@@ -261,7 +261,10 @@ Result<int> mark_container(int fan, pid_t pid) {
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     os::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, rootfd.get(), m.path.c_str(), &how, sizeof how)));
     if (!fd) continue;
-    if (::fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, kMarkMask, fd.get(), nullptr) == 0) ++marked;
+    // fanotify_mark() ignores O_PATH descriptors given without a path (EBADF):
+    // name the mount through the descriptor's /proc/self/fd link instead.
+    auto via_fd = fmt::format("/proc/self/fd/{}", fd.get());
+    if (::fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, kMarkMask, AT_FDCWD, via_fd.c_str()) == 0) ++marked;
   }
   return marked;
 }
