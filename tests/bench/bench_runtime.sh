@@ -18,11 +18,12 @@ ROOT=$TEST_TMP/runc-root
 make_overlay_bundle "$B" /bin/true >/dev/null
 
 now_ns() { date +%s%N; }
-# one RUNTIME ID: create+start+delete; prints nanoseconds or fails.
+# one RUNTIME ID: create+start+delete as engines call them (with a pid file);
+# prints nanoseconds or fails.
 one() {
   local rt=$1 id=$2 t0 t1
   t0=$(now_ns)
-  "$rt" --root "$ROOT" create --bundle "$B" "$id" >/dev/null 2>"$TEST_TMP/err" &&
+  "$rt" --root "$ROOT" create --bundle "$B" --pid-file "$TEST_TMP/$id.pid" "$id" >/dev/null 2>"$TEST_TMP/err" &&
     "$rt" --root "$ROOT" start "$id" 2>>"$TEST_TMP/err" &&
     "$rt" --root "$ROOT" delete --force "$id" 2>>"$TEST_TMP/err" || return 1
   t1=$(now_ns)
