@@ -15,6 +15,7 @@
 
 #include "imashim/os/fd.hpp"
 #include "imashim/runtime/runc_cli.hpp"
+#include "imashim/tpm/anchor.hpp"
 
 namespace imashim::runtime {
 namespace {
@@ -109,6 +110,13 @@ Layers layers_from_json(const json& j, const fs::path& rootfs) {
   for (const auto& d : j.value("lower", json::array())) l.lower.emplace_back(d.get<std::string>());
   l.upper = j.value("upper", std::string());
   return l;
+}
+
+// The node's TPM anchoring (tpm/anchor), if the node config has a tpm block.
+std::optional<tpm::AnchorConfig> anchor_config(const NodeConfig& node) {
+  if (!node.tpm) return std::nullopt;
+  auto on_failure = node.tpm->on_failure == TpmOnFailure::require ? tpm::OnFailure::require : tpm::OnFailure::prefer;
+  return tpm::make_anchor_config(node.tpm->tcti, node.tpm->pcr, on_failure, node.log_root);
 }
 
 }  // namespace
@@ -214,6 +222,13 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
     return fail(std::move(e));
   };
   if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644); !w) return undo(std::move(w).error());
+  // With on_failure=require a TPM that does not answer stops the container here.
+  if (auto ac = anchor_config(p.node))
+    if (auto c = tpm::check_before_start(*ac, r.log_dir); !c) {
+      auto e = std::move(c).error();
+      e.context("tpm");
+      return undo(std::move(e));
+    }
   auto attached = p.backend->attach(r);
   if (!attached) {
     auto e = std::move(attached).error();
@@ -241,6 +256,12 @@ Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipelin
   auto policy = read_text(s.request.log_dir / "policy");
   if (policy) s.request.policy_text = *policy;
   IMASHIM_TRY_VOID(in_context(backend->detach(s.attachment, s.request), "detach"));
+  // The final anchor of the container's log. A failure with on_failure=require
+  // keeps the state, so that a repeated delete retries it.
+  if (auto ac = anchor_config(node)) {
+    auto anchored = tpm::anchor_container_log(*ac, s.id, s.request.log_dir, tpm::AnchorEvent::delete_);
+    if (!anchored) return std::move(anchored).with_context("tpm anchor");
+  }
   json record = s.to_json();
   record["deleted"] = now_rfc3339();
   IMASHIM_TRY_VOID(write_atomic(s.request.log_dir / "container.json", record.dump(2) + "\n", 0644));

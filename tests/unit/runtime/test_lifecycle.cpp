@@ -178,3 +178,26 @@ TEST_CASE("default pipeline: steps without their module say so") {
   auto e = pl.label(enforce);
   if (!e.ok()) CHECK_THAT(e.error().message(), Catch::Contains("enforce"));
 }
+
+TEST_CASE("lifecycle: a TPM that does not answer stops the container only with on_failure=require") {
+  Fixture f;
+  TpmConfig t;
+  t.tcti = "swtpm:host=127.0.0.1,port=1";  // nothing listens there
+  t.on_failure = TpmOnFailure::require;
+  f.node.tpm = t;
+  auto p = prepare(f.node, "t1", f.root / "bundle", f.pipeline);
+  REQUIRE(p.ok());
+  auto s = attach(**p, 1234);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.error().message(), Catch::Contains("tpm"));
+  CHECK(f.rec.attaches == 0);
+  CHECK_FALSE(fs::exists(f.root / "run/t1"));
+  CHECK_FALSE(fs::exists(f.root / "logs/t1"));
+
+  f.node.tpm->on_failure = TpmOnFailure::prefer;
+  auto p2 = prepare(f.node, "t2", f.root / "bundle", f.pipeline);
+  REQUIRE(p2.ok());
+  auto s2 = attach(**p2, 1234);
+  REQUIRE(s2.ok());
+  CHECK(fs::exists(f.root / "logs/t2/unanchored"));
+}
