@@ -1,26 +1,18 @@
-// The Pipeline made of the modules this build has. Each step names the module
-// that provides it; a step whose module is not built fails with a message
-// saying so, never with an invented result.
+// The Pipeline made of imashim's modules: label/ (layer labels and cache),
+// policy/ (the image-derived generator), backends/select (the backend).
 #include <fmt/format.h>
 
 #include "imashim/backends/select.hpp"
 #include "imashim/runtime/lifecycle.hpp"
 
-#if __has_include("imashim/label/layer_cache.hpp")
 #include "imashim/label/layer_cache.hpp"
-#define IMASHIM_HAVE_LABELLER 1
-#endif
-#if __has_include("imashim/policy/generate.hpp")
 #include "imashim/policy/generate.hpp"
-#define IMASHIM_HAVE_POLICY_GENERATOR 1
-#endif
 
 namespace imashim::runtime {
 namespace {
 
 using nlohmann::json;
 
-#ifdef IMASHIM_HAVE_LABELLER
 // label/: each image layer (overlay lower dir; a plain rootfs is its own layer)
 // is labelled once and its manifest cached; a labelled file whose content
 // changed is left alone (appraisal refuses it) and counted here.
@@ -46,20 +38,7 @@ Result<LabelResult> label_layers(const LabelRequest& req) {
   out.summary = {{"labelled", true}, {"layers", layers}};
   return out;
 }
-#else
-Result<LabelResult> label_layers(const LabelRequest& req) {
-  // Measurement does not need labels; appraisal does, so log and enforce refuse to start.
-  if (req.mode == backends::Mode::measure) {
-    LabelResult r;
-    r.summary = {{"labelled", false}, {"reason", "no labeller in this build"}};
-    return r;
-  }
-  return fail(fmt::format("mode {} appraises files against their labels, and this build has no labeller",
-                          backends::mode_name(req.mode)));
-}
-#endif
 
-#ifdef IMASHIM_HAVE_POLICY_GENERATOR
 // What the generator reads from the runtime config: the process (user,
 // command) and the mounts that are not image content.
 policy::ImageConfig image_config_of(const json& config) {
@@ -100,11 +79,6 @@ Result<std::string> derive_policy(const PolicyRequest& req) {
   IMASHIM_TRY(auto generated, policy::generate_policy(in));
   return policy::to_string(generated.policy);
 }
-#else
-Result<std::string> derive_policy(const PolicyRequest& req) {
-  return fail(fmt::format("profile \"{}\": no policy generator in this build", req.settings.profile));
-}
-#endif
 
 // backends/select: a fixed kind from the node config, or the first of
 // ns-mount → ns-user → host → fanotify this kernel supports.

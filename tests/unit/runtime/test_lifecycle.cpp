@@ -167,16 +167,12 @@ TEST_CASE("lifecycle: bad input fails before anything exists") {
   CHECK_FALSE(fs::exists(f.root / "logs"));
 }
 
-TEST_CASE("default pipeline: steps without their module say so") {
+TEST_CASE("default pipeline: the node config's backend kind is the one made") {
   Fixture f;
   auto pl = default_pipeline();
-  Bundle b;
-  Layers l;
-  LabelRequest measure{f.node, b, l, backends::Mode::measure};
-  CHECK(pl.label(measure).ok());
-  LabelRequest enforce{f.node, b, l, backends::Mode::enforce};
-  auto e = pl.label(enforce);
-  if (!e.ok()) CHECK_THAT(e.error().message(), Catch::Contains("enforce"));
+  auto b = pl.backend(f.node, backends::Kind::ns_mount);
+  REQUIRE(b.ok());
+  CHECK((*b)->kind() == backends::Kind::ns_mount);
 }
 
 TEST_CASE("lifecycle: a TPM that does not answer stops the container only with on_failure=require") {
