@@ -17,6 +17,15 @@ find "$LOWER" -type f -exec evmctl ima_hash -a sha256 {} \; >/dev/null 2>&1
 printf 'x' >>"$LOWER/bin/busybox-tampered"
 echo changed >"$LOWER/etc/tampered"
 echo nolabel >"$LOWER/etc/unlabelled"
+# Two unlabelled files known to the layer manifest (reference digests): one matches, one does not.
+echo by-manifest >"$LOWER/etc/manifested"
+echo not-what-the-manifest-says >"$LOWER/etc/manifest-wrong"
+manifest=$TEST_TMP/layer.manifest
+{
+  echo '# imashim-manifest v1'
+  echo "sha256:$(echo something-else | sha256sum | cut -d' ' -f1) 27 0100644 0 0 /etc/manifest-wrong"
+  echo "sha256:$(sha256sum "$LOWER/etc/manifested" | cut -d' ' -f1) 12 0100644 0 0 /etc/manifested"
+} >"$manifest"
 check "labels written" bash -c "getfattr -n security.ima '$LOWER/etc/good' >/dev/null 2>&1 || attr -S -g ima '$LOWER/etc/good' >/dev/null 2>&1"
 
 policy=$TEST_TMP/appraise.policy
@@ -27,10 +36,12 @@ cat /etc/tampered >/dev/null 2>/tmp/err; echo open_tampered=$?; cat /tmp/err
 cat /etc/unlabelled >/dev/null 2>&1; echo open_unlabelled=$?
 cat /etc/good >/dev/null; echo open_good=$?
 echo hi >/tmp/new; cat /tmp/new >/dev/null; echo own_file=$?
-echo more >>/etc/good; cat /etc/good >/dev/null; echo own_change=$?'
+echo more >>/etc/good; cat /etc/good >/dev/null; echo own_change=$?
+cat /etc/manifested >/dev/null 2>&1; echo open_manifested=$?
+cat /etc/manifest-wrong >/dev/null 2>&1; echo open_manifest_wrong=$?'
 out() { grep "^$2=" "$TEST_TMP/c/$1/out" | cut -d= -f2; }
 
-check "enforcing container e1 started" fano_start e1 enforce "$policy" "$script"
+check "enforcing container e1 started" fano_start e1 enforce "$policy" "$script" --manifest "$manifest"
 check "e1 ran to the end" fano_wait e1
 check_eq "exec of a tampered binary fails (EPERM → 126)" 126 "$(out e1 exec_tampered)"
 check_eq "open of a tampered file fails" 1 "$(out e1 open_tampered)"
@@ -39,6 +50,9 @@ check_eq "open of an unlabelled file fails" 1 "$(out e1 open_unlabelled)"
 check_eq "a labelled file opens" 0 "$(out e1 open_good)"
 check_eq "a file the container created reads back" 0 "$(out e1 own_file)"
 check_eq "a labelled file the container changed reads back (relabelled on close)" 0 "$(out e1 own_change)"
+check_eq "an unlabelled file matching the layer manifest opens" 0 "$(out e1 open_manifested)"
+check_eq "an unlabelled file not matching the layer manifest fails" 1 "$(out e1 open_manifest_wrong)"
+check_eq "... recorded as invalid-hash" invalid-hash "$(fano_cause e1 /etc/manifest-wrong deny)"
 check_eq "tampered binary recorded as invalid-hash" invalid-hash "$(fano_cause e1 /bin/busybox-tampered deny)"
 check_eq "tampered file recorded as invalid-hash" invalid-hash "$(fano_cause e1 /etc/tampered deny)"
 check_eq "unlabelled file recorded as missing-hash" missing-hash "$(fano_cause e1 /etc/unlabelled deny)"
