@@ -12,7 +12,8 @@ printf 'measure func=BPRM_CHECK\nmeasure func=FILE_CHECK mask=MAY_READ\n' >"$pol
 
 script='/usr/local/bin/busybox2 true; /usr/local/bin/busybox2 true; /bin/true; cat /etc/conf >/dev/null
 echo v2 >>/etc/conf; cat /etc/conf >/dev/null; cat /etc/conf >/dev/null; echo done'
-check "container m1 created, monitor attached, started" fano_start m1 measure "$policy" "$script"
+check "container m1 created, monitor attached, started" fano_start m1 measure "$policy" "$script" \
+  --record "$TEST_TMP/m1.events"
 check "container m1 ran to the end" fano_wait m1
 check_eq "container output" done "$(cat "$TEST_TMP/c/m1/out")"
 check "the monitor exits after the container's init" fano_monitor_gone m1
@@ -36,6 +37,12 @@ if command -v evmctl >/dev/null; then
 else
   need evmctl "apt-get install ima-evm-utils"
 fi
+# The recorded session replays through the same engine into the same log.
+mkdir -p "$TEST_TMP/replay"
+jq --arg d "$TEST_TMP/replay" '.log_dir = $d' "$log/monitor.json" >"$TEST_TMP/replay.json"
+check "the recorded events replay" quiet "$IMA_MONITOR" replay --events "$TEST_TMP/m1.events" --config "$TEST_TMP/replay.json"
+check_eq "the replayed log has the same measurements" "$(awk '{print $4, $5}' "$log/ascii_runtime_measurements" | sort)" \
+  "$(awk '{print $4, $5}' "$TEST_TMP/replay/ascii_runtime_measurements" | sort)"
 check "detach finalizes the log" fano_detach m1
 check "detach is idempotent" fano_detach m1
 check "imactl still verifies after detach" quiet "$IMACTL" log replay --pcrs "$log/pcrs" "$log/binary_runtime_measurements"

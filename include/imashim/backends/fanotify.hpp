@@ -35,6 +35,9 @@ struct FanotifyOptions {
   std::chrono::milliseconds ready_timeout{10000};
   // Hashing workers per monitor.
   unsigned workers = 2;
+  // Non-empty: each monitor also appends every event it sees here (replayable
+  // with `ima-monitor replay`; for debugging a policy, not for production).
+  std::filesystem::path record_events;
 };
 
 // The factory the runtime and backend selection call.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -275,15 +276,22 @@ struct RecordedEvent {
   FileEvent event;
   Bytes content;
   std::optional<Bytes> xattr;
+  // What a monitor records instead of the content: its digests ("digests":
+  // {"sha256": hex}) and first bytes ("head_hex").
+  std::map<formats::HashAlgo, Bytes> digests;
+  Bytes head;
 };
 Result<std::vector<RecordedEvent>> read_recorded_events(const std::filesystem::path& file);
 Result<RecordedEvent> parse_recorded_event(const nlohmann::json& j);
-nlohmann::json recorded_event_json(const FileEvent& event, const std::optional<Bytes>& xattr);
+nlohmann::json recorded_event_json(const FileEvent& event, const std::optional<Bytes>& xattr,
+                                   const std::map<formats::HashAlgo, Bytes>& digests = {}, ByteView head = {});
 
 // A FileContent over bytes in memory (recorded events, tests).
 class MemoryContent : public FileContent {
  public:
-  MemoryContent(Bytes content, std::optional<Bytes> xattr) : content_(std::move(content)), xattr_(std::move(xattr)) {}
+  MemoryContent(Bytes content, std::optional<Bytes> xattr, std::map<formats::HashAlgo, Bytes> digests = {},
+                Bytes head = {})
+      : content_(std::move(content)), xattr_(std::move(xattr)), digests_(std::move(digests)), head_(std::move(head)) {}
   Result<Bytes> digest(formats::HashAlgo algo) override;
   Result<std::optional<Bytes>> ima_xattr() override { return xattr_; }
   Result<void> set_ima_xattr(ByteView value) override;
@@ -293,6 +301,8 @@ class MemoryContent : public FileContent {
  private:
   Bytes content_;
   std::optional<Bytes> xattr_;
+  std::map<formats::HashAlgo, Bytes> digests_;  // recorded digests stand for content not recorded
+  Bytes head_;
 };
 
 // Feeds recorded events through the engine; returns one verdict per event

@@ -86,6 +86,7 @@ MonitorConfig MonitorConfig::from_request(const AttachRequest& r, const Fanotify
   c.ignore_marks = o.ignore_marks;
   c.kernel_audit = o.kernel_audit;
   c.workers = o.workers;
+  c.record_events = o.record_events;
   return c;
 }
 

@@ -21,6 +21,7 @@
 #include <deque>
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <thread>
 #include <unordered_map>
 
@@ -195,12 +196,19 @@ class Monitor {
     }
   }
 
+  // A replayable record: metadata, label, digest and first bytes (not the content).
   void record_event(const FileEvent& e, EventFdContent& content) {
     auto x = content.ima_xattr();
+    std::map<formats::HashAlgo, Bytes> digests;
+    Bytes head;
+    if (e.kind != EventKind::close_write) {
+      if (auto d = content.digest(config_.hash_algo)) digests[config_.hash_algo] = *d;
+      if (auto h = content.head(4)) head = *h;
+    }
     std::lock_guard lock(record_mu_);
     if (!record_fd_)
       record_fd_.reset(::open(config_.record_events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    append_jsonl(record_fd_.get(), recorded_event_json(e, x ? *x : std::nullopt));
+    append_jsonl(record_fd_.get(), recorded_event_json(e, x ? *x : std::nullopt, digests, head));
   }
 
   const MonitorConfig& config_;

@@ -110,6 +110,7 @@ Result<std::unique_ptr<DecisionRecorder>> open_recorder(const std::filesystem::p
 
 Result<Bytes> MemoryContent::digest(formats::HashAlgo algo) {
   ++hash_calls;
+  if (auto it = digests_.find(algo); it != digests_.end() && content_.empty()) return it->second;
   return formats::hash_bytes(algo, content_);
 }
 Result<void> MemoryContent::set_ima_xattr(ByteView value) {
@@ -117,6 +118,7 @@ Result<void> MemoryContent::set_ima_xattr(ByteView value) {
   return {};
 }
 Result<Bytes> MemoryContent::head(std::size_t n) {
+  if (content_.empty() && !head_.empty()) return Bytes(head_.begin(), head_.begin() + static_cast<std::ptrdiff_t>(std::min(n, head_.size())));
   return Bytes(content_.begin(), content_.begin() + static_cast<std::ptrdiff_t>(std::min(n, content_.size())));
 }
 
@@ -148,6 +150,15 @@ Result<RecordedEvent> parse_recorded_event(const nlohmann::json& j) {
   e.version.ctime_ns = j.value("ctime_ns", e.version.mtime_ns);
   e.version.size = j.value("size", static_cast<std::int64_t>(r.content.size()));
   if (j.contains("xattr_hex") || j.contains("xattr")) r.xattr = hex_or_text(j, "xattr_hex", "xattr");
+  if (j.contains("digests") && j["digests"].is_object()) {
+    for (const auto& [name, hex] : j["digests"].items()) {
+      auto algo = formats::hash_algo_from_name(name);
+      auto d = from_hex(hex.is_string() ? hex.get<std::string>() : std::string("?"));
+      if (!algo || !d) return fail("recorded event: bad digest for \"" + name + "\"");
+      r.digests[*algo] = *d;
+    }
+  }
+  if (j.contains("head_hex")) r.head = hex_or_text(j, "head_hex", "head");
   return r;
 }
 
@@ -166,7 +177,8 @@ Result<std::vector<RecordedEvent>> read_recorded_events(const std::filesystem::p
   return out;
 }
 
-nlohmann::json recorded_event_json(const FileEvent& e, const std::optional<Bytes>& xattr) {
+nlohmann::json recorded_event_json(const FileEvent& e, const std::optional<Bytes>& xattr,
+                                   const std::map<formats::HashAlgo, Bytes>& digests, ByteView head) {
   nlohmann::json j = {{"kind", event_kind_name(e.kind)},
                       {"pid", e.pid},
                       {"uid", e.uid},
@@ -185,13 +197,15 @@ nlohmann::json recorded_event_json(const FileEvent& e, const std::optional<Bytes
                       {"ctime_ns", e.version.ctime_ns},
                       {"size", e.version.size}};
   if (xattr) j["xattr_hex"] = to_hex(*xattr);
+  for (const auto& [algo, d] : digests) j["digests"][std::string(formats::hash_algo_name(algo))] = to_hex(d);
+  if (!head.empty()) j["head_hex"] = to_hex(head);
   return j;
 }
 
 std::vector<Verdict> replay(Engine& engine, std::vector<RecordedEvent>& events) {
   std::vector<Verdict> out;
   for (auto& r : events) {
-    MemoryContent content(r.content, r.xattr);
+    MemoryContent content(r.content, r.xattr, r.digests, r.head);
     if (r.event.kind == EventKind::close_write) {
       engine.modified(r.event, content);
       out.push_back(Verdict{});

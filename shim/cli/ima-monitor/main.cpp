@@ -37,7 +37,7 @@ int run(const std::string& config_path, int ready_fd) {
 
 struct AttachArgs {
   AttachRequest req;
-  std::string policy_file, mode = "measure", algo = "sha256", state_file;
+  std::string policy_file, mode = "measure", algo = "sha256", state_file, record;
   std::vector<std::string> manifests, keys;
   bool no_ignore = false;
 };
@@ -56,6 +56,7 @@ int attach(AttachArgs& a) {
   FanotifyOptions o;
   for (const auto& k : a.keys) o.keys.emplace_back(k);
   o.ignore_marks = !a.no_ignore;
+  o.record_events = a.record;
   auto backend = make_fanotify_backend(o);
   auto att = backend->attach(a.req);
   if (!att) return error(att.error().message());
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
   att->add_option("--key", a.keys, "public key or certificate for v2 signatures");
   att->add_option("--state-file", a.state_file, "write the attachment JSON here");
   att->add_flag("--no-ignore-marks", a.no_ignore, "never set ignore marks");
+  att->add_option("--record", a.record, "also append every event seen to this file (replayable)");
   auto* det = app.add_subcommand("detach", "Stop a monitor and finalize its log");
   det->add_option("--state-file", state_file, "attachment JSON from attach")->required();
   det->add_option("--log-dir", log_dir, "log directory");
