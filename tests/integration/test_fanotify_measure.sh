@@ -62,4 +62,13 @@ if fano_start m3 measure "$TEST_TMP/bad.policy" 'true' >"$TEST_TMP/m3.err" 2>&1;
 else
   check "a bad policy fails attach, naming the policy" grep -q 'policy' "$TEST_TMP/c/m3/attach.out"
 fi
+# A process of the host (no mount namespace of its own) is refused: marking it would watch the host.
+sleep 30 &
+host_pid=$!
+on_exit "kill $host_pid"
+if "$IMA_MONITOR" attach --id host --pid "$host_pid" --policy "$policy" --log-dir "$TEST_TMP/host-log" >"$TEST_TMP/host.out" 2>&1; then
+  fail "attach to a host process is refused"
+else
+  check "attach to a host process is refused, saying why" grep -q "shares the host's mount namespace" "$TEST_TMP/host.out"
+fi
 finish

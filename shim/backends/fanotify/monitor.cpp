@@ -253,6 +253,12 @@ std::vector<MountPoint> container_mounts(pid_t pid) {
 // (volumes, tmpfs), resolved inside the container's root so that no symlink
 // of the image leads out of it.
 Result<int> mark_container(int fan, pid_t pid) {
+  // A mount mark on a process that shares our mount namespace would watch the host.
+  struct stat ours {}, theirs {};
+  std::string ns = fmt::format("/proc/{}/ns/mnt", pid);
+  if (::stat("/proc/self/ns/mnt", &ours) != 0 || ::stat(ns.c_str(), &theirs) != 0) return fail_errno("stat " + ns);
+  if (ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev)
+    return fail(fmt::format("process {} shares the host's mount namespace: not a container root to mark", pid));
   std::string root = fmt::format("/proc/{}/root", pid);
   if (::fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, kMarkMask, AT_FDCWD, root.c_str()) != 0)
     return fail_errno("fanotify_mark " + root);
