@@ -24,6 +24,7 @@ constexpr AddCommand kCommands[] = {
     add_attest_command,
     add_verify_command,
     add_anchor_command,
+    add_image_command,
 };
 }  // namespace
 

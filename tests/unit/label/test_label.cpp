@@ -12,6 +12,7 @@
 
 #include "imashim/formats/ima_xattr.hpp"
 #include "imashim/label/layer_cache.hpp"
+#include "imashim/label/oci_image.hpp"
 
 namespace fs = std::filesystem;
 using namespace imashim;
@@ -277,4 +278,11 @@ TEST_CASE("walk: a file that vanishes before its open is reported, the walk goes
   CHECK(files == std::vector<std::string>{"/stays"});
   CHECK(issues == std::vector<std::string>{"/gone: vanished during the walk"});
   CHECK(c->failed == 1);
+}
+
+TEST_CASE("image: LAYOUT[:TAG] references", "[label]") {
+  CHECK(split_layout_ref("img:latest") == std::pair<std::string, std::string>{"img", "latest"});
+  CHECK(split_layout_ref("/a:b/img") == std::pair<std::string, std::string>{"/a:b/img", ""});
+  CHECK(split_layout_ref("/a:b/img:v1") == std::pair<std::string, std::string>{"/a:b/img", "v1"});
+  CHECK(split_layout_ref("img") == std::pair<std::string, std::string>{"img", ""});
 }
