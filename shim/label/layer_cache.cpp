@@ -173,8 +173,12 @@ Result<std::optional<LayerRecord>> LayerCache::lookup(const LayerIdentity& id, f
   }
   IMASHIM_TRY(LayerRecord rec, record_from_json(*text, path));
   if (!(rec.id == id) || rec.algo != algo || rec.keyid != keyid) return std::optional<LayerRecord>();
-  auto m = manifest(id);
-  if (!m || m->digest() != rec.manifest_digest) return std::optional<LayerRecord>();
+  // The manifest must be the one the record names: hash its bytes (no parsing: a warm
+  // start of a big layer costs one sequential read).
+  os::UniqueFd mfd(::open(manifest_path(id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mfd) return std::optional<LayerRecord>();
+  auto md = formats::hash_fd(formats::HashAlgo::sha256, mfd.get());
+  if (!md || "sha256:" + to_hex(*md) != rec.manifest_digest) return std::optional<LayerRecord>();
   return std::optional<LayerRecord>(std::move(rec));
 }
 
