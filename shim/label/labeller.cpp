@@ -75,7 +75,7 @@ class FileQueue {
 
 // Hashes a file with large sequential reads; holes of sparse files are hashed as the
 // zeros they read as, without reading them.
-Result<Bytes> hash_file(formats::Hasher& h, Bytes& buf, int fd, std::uint64_t size) {
+Result<Bytes> hash_file(formats::Hasher& h, Bytes& buf, int fd, std::uint64_t size, std::atomic<std::uint64_t>& progress) {
   h.reset();
   if (size >= kReadSize) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   off_t pos = 0;
@@ -93,6 +93,7 @@ Result<Bytes> hash_file(formats::Hasher& h, Bytes& buf, int fd, std::uint64_t si
           std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n), 0);
           h.update(ByteView(buf.data(), n));
           z += static_cast<off_t>(n);
+          progress += n;
         }
         pos = data;
         if (static_cast<std::uint64_t>(pos) >= size) break;
@@ -106,6 +107,7 @@ Result<Bytes> hash_file(formats::Hasher& h, Bytes& buf, int fd, std::uint64_t si
     if (data_end > pos && pos + n > data_end) n = data_end - pos;
     h.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
     pos += n;
+    progress += static_cast<std::uint64_t>(n);
   }
   return h.finish();
 }
@@ -142,7 +144,7 @@ struct Outcome {
 
 class Worker {
  public:
-  explicit Worker(const LabelOptions& o) : o_(o), buf_(kReadSize) {}
+  Worker(const LabelOptions& o, std::atomic<std::uint64_t>& bytes_done) : o_(o), buf_(kReadSize), bytes_done_(bytes_done) {}
 
   Result<void> init() {
     IMASHIM_TRY(auto h, formats::Hasher::create(o_.algo));
@@ -154,7 +156,7 @@ class Worker {
     Outcome out;
     auto existing = read_label(f.fd.get(), o_.xattr_name);
     if (!existing) return unlabelable(f, existing.error().message());
-    auto digest = hash_file(*hasher_, buf_, f.fd.get(), f.st.size);
+    auto digest = hash_file(*hasher_, buf_, f.fd.get(), f.st.size, bytes_done_);
     if (!digest) return unlabelable(f, digest.error().message());
     out.digest = std::move(*digest);
     if (o_.mode == LabelMode::check) return check(f, std::move(out), *existing);
@@ -233,6 +235,7 @@ class Worker {
 
   const LabelOptions& o_;
   Bytes buf_;
+  std::atomic<std::uint64_t>& bytes_done_;
   std::optional<formats::Hasher> hasher_;
 };
 
@@ -377,7 +380,7 @@ Result<LabelReport> label_tree(const std::string& root, const LabelOptions& opti
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < jobs; i++) {
-    workers.push_back(std::make_unique<Worker>(options));
+    workers.push_back(std::make_unique<Worker>(options, bytes_done));
     IMASHIM_TRY_VOID(workers.back()->init());
   }
   LabelProgress totals = pre_count(root, options);
@@ -392,7 +395,6 @@ Result<LabelReport> label_tree(const std::string& root, const LabelOptions& opti
         o.index = item->first;
         mine.push_back(std::move(o));
         files_done++;
-        bytes_done += item->second.st.size;
       }
       std::lock_guard lk(mu);
       for (auto& o : mine) outcomes.push_back(std::move(o));

@@ -61,9 +61,10 @@ big=$TEST_TMP/layers/big
 mkdir -p "$big"; for d in $(seq 1 10); do mkdir "$big/d$d"; for f in $(seq 1 30); do echo "$d/$f" >"$big/d$d/f$f"; done; done
 IMASHIM_TEST_WALK_DELAY_MS=10 "$IMACTL" label --layer --jobs 1 --cache-root "$cache" "$big" >/dev/null 2>&1 &
 pid=$!
-sleep 1
+count_labels() { getfattr -R -m security.ima --absolute-names "$big" 2>/dev/null | grep -c '^# file'; }
+for i in $(seq 1 100); do [ "$(count_labels)" -ge 20 ] && break; sleep 0.05; done
 kill -9 "$pid"; wait "$pid" 2>/dev/null
-labelled=$(getfattr -R -m security.ima --absolute-names "$big" 2>/dev/null | grep -c '^# file')
+labelled=$(count_labels)
 check "killed mid-run: some files labelled ($labelled of 300), not all" [ "$labelled" -gt 0 -a "$labelled" -lt 300 ]
 key=$(printf '%x-%x' "$(stat -c %d "$big")" "$(stat -c %i "$big")")
 check "killed mid-run: no record for the partial layer" [ ! -e "$cache/$key/record.json" ]

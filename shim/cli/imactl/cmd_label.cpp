@@ -47,11 +47,14 @@ void draw_progress(const label::LabelProgress& p) {
   if (p.bytes_total > 0) {
     double frac = std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total));
     int filled = static_cast<int>(frac * 30);
-    double eta = rate > 0 ? static_cast<double>(p.bytes_total - std::min(p.bytes_total, p.bytes_done)) / rate : 0;
-    line = fmt::format("[{:<30}] {}/{} files  {}/{}  {}/s  ETA {}:{:02}", std::string(filled, '#'), p.files_done,
+    std::string eta = "--:--";
+    if (rate > 0) {
+      int s = static_cast<int>(static_cast<double>(p.bytes_total - std::min(p.bytes_total, p.bytes_done)) / rate);
+      eta = fmt::format("{}:{:02}", s / 60, s % 60);
+    }
+    line = fmt::format("[{:<30}] {}/{} files  {}/{}  {}/s  ETA {}", std::string(filled, '#'), p.files_done,
                        p.files_total, human_bytes(static_cast<double>(p.bytes_done)),
-                       human_bytes(static_cast<double>(p.bytes_total)), human_bytes(rate), static_cast<int>(eta) / 60,
-                       static_cast<int>(eta) % 60);
+                       human_bytes(static_cast<double>(p.bytes_total)), human_bytes(rate), eta);
   } else {
     line = fmt::format("{} files  {}  {}/s", p.files_done, human_bytes(static_cast<double>(p.bytes_done)), human_bytes(rate));
   }
