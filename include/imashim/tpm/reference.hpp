@@ -40,6 +40,10 @@ class Reference {
   std::vector<std::regex> excludes_;
 };
 
+// The union of layer manifests (imashim-manifest v1, from `imactl label --manifest`).
+// A path in several layers accepts each layer's digest.
+Result<Reference> reference_from_manifests(const std::vector<std::filesystem::path>& manifests);
+
 // A Keylime runtime policy (meta.version 1): digests and excludes; the other
 // members are checked for presence and type.
 Result<Reference> reference_from_keylime(std::string_view json_text, std::string_view source);

@@ -1,5 +1,6 @@
-// imactl verify BUNDLE [--nonce HEX] [--ak-pub FILE] [--keylime-policy FILE] [--json]:
-// checks an attestation bundle; exit 0 when everything verifies, 1 when a check failed, 2 when the input is unusable.
+// imactl verify BUNDLE [--nonce HEX] [--ak-pub FILE] [--reference MANIFEST... |
+// --keylime-policy FILE] [--json]: checks an attestation bundle; exit 0 when
+// everything verifies, 1 when a check failed, 2 when the input is unusable.
 #include <iostream>
 
 #include "commands.hpp"
@@ -16,6 +17,7 @@ Result<std::string> read_text(const std::string& path) {
 
 struct Opts {
   std::string bundle, nonce, ak_pub, keylime;
+  std::vector<std::string> manifests;
   bool json = false;
 };
 
@@ -32,6 +34,9 @@ Result<tpm::VerifyOptions> verify_options(const Opts& o) {
   if (!o.keylime.empty()) {
     IMASHIM_TRY(std::string text, read_text(o.keylime));
     IMASHIM_TRY(v.reference, tpm::reference_from_keylime(text, o.keylime));
+  } else if (!o.manifests.empty()) {
+    std::vector<std::filesystem::path> paths(o.manifests.begin(), o.manifests.end());
+    IMASHIM_TRY(v.reference, tpm::reference_from_manifests(paths));
   }
   return v;
 }
@@ -44,7 +49,8 @@ void add_verify_command(CLI::App& app, Action& action) {
   cmd->add_option("bundle", opts->bundle, "Bundle written by imactl attest")->required();
   cmd->add_option("--nonce", opts->nonce, "The challenge given to imactl attest, hex (detects replayed quotes)");
   cmd->add_option("--ak-pub", opts->ak_pub, "The node's AK public key (PEM), known out of band");
-  cmd->add_option("--keylime-policy", opts->keylime, "Keylime runtime policy with reference digests");
+  auto* ref = cmd->add_option("--reference", opts->manifests, "Layer manifest with reference digests (repeatable)");
+  cmd->add_option("--keylime-policy", opts->keylime, "Keylime runtime policy with reference digests")->excludes(ref);
   cmd->add_flag("--json", opts->json, "Print the report as JSON");
   cmd->callback([opts, &action] {
     action = [opts] {
