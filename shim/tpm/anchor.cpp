@@ -118,11 +118,15 @@ Result<std::vector<formats::PcrBank>> replay_prefix(ByteView log, std::span<cons
   return std::move(r.banks);
 }
 
-Result<std::size_t> count_entries(ByteView log) {
+Result<std::size_t> count_entries(ByteView log, bool allow_torn_tail = false) {
   formats::LogReader reader(log);
   for (;;) {
-    IMASHIM_TRY(auto e, reader.next());
-    if (!e) return reader.index();
+    auto e = reader.next();
+    if (!e) {
+      if (allow_torn_tail && reader.truncated()) return reader.index();
+      return Unexpected{std::move(e).error()};
+    }
+    if (!*e) return reader.index();
   }
 }
 
@@ -271,8 +275,9 @@ std::string_view anchor_event_name(AnchorEvent event) {
 
 Result<LogState> container_log_state(const std::string& container_id, ByteView binary_log, HashAlgo bank) {
   const HashAlgo banks[] = {bank};
-  IMASHIM_TRY(auto replay, replay_prefix(binary_log, banks, std::nullopt));
-  IMASHIM_TRY(std::size_t n, count_entries(binary_log));
+  // A writer may be in the middle of its last entry: anchor the complete ones.
+  IMASHIM_TRY(std::size_t n, count_entries(binary_log, /*allow_torn_tail=*/true));
+  IMASHIM_TRY(auto replay, replay_prefix(binary_log, banks, n));
   LogState s;
   s.container_id = container_id;
   s.virtual_pcr = replay[0].value(kContainerLogPcr);
@@ -298,6 +303,20 @@ Result<void> mark_unanchored(const fs::path& log_dir, std::string_view reason) {
   return formats::write_file_atomic(log_dir / kUnanchoredMarker, text);
 }
 
+// With prefer, a failure becomes the `unanchored` marker; a success removes it.
+Result<std::optional<AnchorRecord>> apply_on_failure(const AnchorConfig& config, const fs::path& log_dir,
+                                                     Result<AnchorRecord> r, std::string_view what) {
+  std::error_code ec;
+  if (r) {
+    fs::remove(log_dir / kUnanchoredMarker, ec);
+    return std::optional<AnchorRecord>(std::move(*r));
+  }
+  if (config.on_failure == OnFailure::require) return std::move(r).with_context(what);
+  fs::create_directories(log_dir, ec);
+  IMASHIM_TRY_VOID(mark_unanchored(log_dir, r.error().message()));
+  return std::optional<AnchorRecord>();
+}
+
 Result<std::optional<AnchorRecord>> anchor_container_log(const AnchorConfig& config, const std::string& container_id,
                                                          const fs::path& log_dir, AnchorEvent event) {
   auto attempt = [&]() -> Result<AnchorRecord> {
@@ -307,30 +326,14 @@ Result<std::optional<AnchorRecord>> anchor_container_log(const AnchorConfig& con
     state->event = event;
     return anchor(config, *state);
   };
-  auto r = attempt();
-  if (r) {
-    std::error_code ec;
-    fs::remove(log_dir / kUnanchoredMarker, ec);
-    return std::optional<AnchorRecord>(std::move(*r));
-  }
-  if (config.on_failure == OnFailure::require) return std::move(r).with_context("TPM anchor of " + container_id);
-  IMASHIM_TRY_VOID(mark_unanchored(log_dir, r.error().message()));
-  return std::optional<AnchorRecord>();
+  return apply_on_failure(config, log_dir, attempt(), "TPM anchor of " + container_id);
 }
 
-Result<void> check_before_start(const AnchorConfig& config, const fs::path& log_dir) {
-  auto attempt = [&]() -> Result<void> {
-    IMASHIM_TRY(std::unique_ptr<Tpm> tpm, open_tpm(config.tpm));
-    IMASHIM_TRY(os::UniqueFd lock, lock_anchor_dir(config.anchor_dir));
-    IMASHIM_TRY(auto banks, sync_with_tpm(*tpm, config, AnchorFiles(config.anchor_dir)));
-    return {};
-  };
-  auto r = attempt();
-  if (r) return {};
-  if (config.on_failure == OnFailure::require) return std::move(r).with_context("TPM anchoring is required");
-  std::error_code ec;
-  fs::create_directories(log_dir, ec);
-  return mark_unanchored(log_dir, r.error().message());
+Result<void> anchor_at_start(const AnchorConfig& config, const std::string& container_id, const fs::path& log_dir) {
+  LogState start{container_id, Bytes(formats::digest_size(config.log_bank), 0), 0, AnchorEvent::start};
+  IMASHIM_TRY(auto r, apply_on_failure(config, log_dir, anchor(config, start),
+                                       "TPM anchoring is required (on_failure=require) for " + container_id));
+  return {};
 }
 
 AnchorSchedule::AnchorSchedule(std::uint64_t every_events, std::uint64_t every_seconds, Clock::time_point now)

@@ -239,11 +239,15 @@ ContainerResult check_container(const json& cj, const std::vector<AnchorRecord>&
   }
   std::vector<const AnchorRecord*> anchors;
   std::set<std::size_t> counts;
-  for (const auto& r : records)
-    if (r.container_id == c.id) {
-      anchors.push_back(&r);
-      counts.insert(r.entries);
+  for (const auto& r : records) {
+    if (r.container_id != c.id) continue;
+    if (r.event == AnchorEvent::start) {  // a new container with this id: earlier anchors were its predecessor's
+      anchors.clear();
+      counts.clear();
     }
+    anchors.push_back(&r);
+    counts.insert(r.entries);
+  }
   c.anchors = anchors.size();
   HashAlgo bank = anchors.empty() ? kQuoteBank : anchors.back()->algo;
   if (!anchors.empty()) {

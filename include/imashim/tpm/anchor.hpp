@@ -114,9 +114,14 @@ Result<std::optional<AnchorRecord>> anchor_container_log(const AnchorConfig& con
                                                          const std::filesystem::path& log_dir,
                                                          AnchorEvent event);
 
-// Before a container starts: checks that the TPM answers and the anchor PCR
-// and log agree. require: the error; prefer: marks `log_dir` unanchored, ok.
-Result<void> check_before_start(const AnchorConfig& config, const std::filesystem::path& log_dir);
+// At create, before any of the container's code runs: anchors a `start` record
+// (0 entries), which also proves that the TPM answers and agrees with the anchor
+// log. A verifier judges a container only by the anchors after its id's last
+// start, so a new container reusing an id is not held to its predecessor's log.
+// require: the error (the container must not start); prefer: marks `log_dir`
+// unanchored and returns ok.
+Result<void> anchor_at_start(const AnchorConfig& config, const std::string& container_id,
+                             const std::filesystem::path& log_dir);
 
 // Writes `log_dir/unanchored` with the reason (atomically).
 Result<void> mark_unanchored(const std::filesystem::path& log_dir, std::string_view reason);

@@ -8,6 +8,9 @@
 #include "imashim/formats/measurement_log.hpp"
 #include "imashim/tpm/anchor.hpp"
 #include "imashim/tpm/attest.hpp"
+#include "imashim/tpm/periodic.hpp"
+
+#include <signal.h>
 
 using namespace imashim;
 using namespace imashim::tpm;
@@ -327,14 +330,16 @@ TEST_CASE("without a TPM: prefer marks the log unanchored, require refuses", "[t
   std::string why;
   std::getline(marker, why);
   CHECK_THAT(why, Catch::Contains("TPM unavailable"));
-  REQUIRE(check_before_start(config, dir.path / "d"));
+  REQUIRE(anchor_at_start(config, "d", dir.path / "d"));
   CHECK(fs::exists(dir.path / "d" / "unanchored"));
 
   config.on_failure = OnFailure::require;
   auto req = anchor_container_log(config, "c", dir.path / "c", AnchorEvent::delete_);
   REQUIRE_FALSE(req);
   CHECK_THAT(req.error().message(), Catch::Contains("TPM unavailable"));
-  CHECK_FALSE(check_before_start(config, dir.path / "e"));
+  auto start = anchor_at_start(config, "e", dir.path / "e");
+  REQUIRE_FALSE(start);
+  CHECK_THAT(start.error().message(), Catch::Contains("on_failure=require") && Catch::Contains("TPM unavailable"));
   CHECK_FALSE(fs::exists(dir.path / "e" / "unanchored"));
 }
 
@@ -353,4 +358,62 @@ TEST_CASE("anchor schedule: every N entries or T seconds with entries pending", 
   AnchorSchedule never(0, 0, t0);
   never.entries_added(1000);
   CHECK_FALSE(never.due(t0 + std::chrono::hours(1)));
+}
+
+TEST_CASE("a container id reused after delete is judged by its own anchors only", "[tpm][attest]") {
+  Node n;
+  write_log(n.logs, "a", kFilesA);
+  n.anchor_log("a");
+  // The same id again: the runtime sets the old log aside and anchors a start record.
+  fs::rename(n.logs / "a", n.logs / "a.old");
+  fs::rename(n.logs / "a.old", n.dir.path / "a.old");
+  LogState start{"a", Bytes(32, 0), 0, AnchorEvent::start};
+  REQUIRE(anchor_with(*n.tpm, n.config, start));
+  write_log(n.logs, "a", kFilesB);
+  n.anchor_log("a");
+  auto r = verify_bundle(n.bundle(kNonce), n.options(kNonce));
+  REQUIRE(r);
+  INFO(r->to_text());
+  CHECK(r->ok());
+  CHECK(r->containers[0].anchors == 2);
+  CHECK(r->containers[0].log_entries == 2);
+}
+
+TEST_CASE("the log follower replays only complete entries and picks up where it stopped", "[tpm][anchor]") {
+  TempDir dir;
+  write_log(dir.path, "c", kFilesA);
+  fs::path log = dir.path / "c" / "binary_runtime_measurements";
+  Bytes full = read_file(log);
+  write_file(log, ByteView(full).subspan(0, full.size() - 7));  // the writer is mid-entry
+  auto f = LogFollower::create(log, HashAlgo::sha256);
+  REQUIRE(f);
+  CHECK(*f->update() == 2);
+  auto torn = container_log_state("c", read_file(log), HashAlgo::sha256);
+  REQUIRE(torn);
+  CHECK(torn->entries == 2);
+  write_file(log, full);
+  CHECK(*f->update() == 1);
+  CHECK(*f->update() == 0);
+  auto state = container_log_state("c", full, HashAlgo::sha256);
+  CHECK(f->entries() == 3);
+  CHECK(f->virtual_pcr() == state->virtual_pcr);
+}
+
+TEST_CASE("the periodic anchor process anchors a growing log and stops on request", "[tpm][anchor]") {
+  // Needs a TPM it can reach from another process: use an unreachable one and
+  // check the failure path, which marks the log unanchored.
+  TempDir dir;
+  write_log(dir.path, "c", kFilesA);
+  PeriodicOptions o;
+  o.config = make_anchor_config("swtpm:host=127.0.0.1,port=1", 23, OnFailure::prefer, dir.path);
+  o.container_id = "c";
+  o.log_dir = dir.path / "c";
+  o.every_events = 1;
+  o.poll = std::chrono::milliseconds(20);
+  auto pid = spawn_periodic_anchor(o);
+  REQUIRE(pid);
+  for (int i = 0; i < 200 && !fs::exists(dir.path / "c" / "unanchored"); ++i) ::usleep(10000);
+  CHECK(fs::exists(dir.path / "c" / "unanchored"));
+  REQUIRE(stop_periodic_anchor(*pid));
+  CHECK(::kill(*pid, 0) != 0);
 }
