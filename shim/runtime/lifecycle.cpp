@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "anchoring.hpp"
 #include "context.hpp"
 
 #include "imashim/os/fd.hpp"
@@ -223,8 +224,9 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   };
   if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644); !w) return undo(std::move(w).error());
   // With on_failure=require a TPM that does not answer stops the container here.
+  // The start anchor also separates this container from an earlier one with its id.
   if (auto ac = anchor_config(p.node))
-    if (auto c = tpm::check_before_start(*ac, r.log_dir); !c) {
+    if (auto c = tpm::anchor_at_start(*ac, p.id, r.log_dir); !c) {
       auto e = std::move(c).error();
       e.context("tpm");
       return undo(std::move(e));
@@ -240,6 +242,7 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
     (void)p.backend->detach(s.attachment, r);
     return undo(std::move(w).error());
   }
+  start_periodic_anchoring(p.node, p.id, r.log_dir, r.state_dir, init_pid);
   return s;
 }
 
@@ -259,6 +262,7 @@ Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipelin
   // The final anchor of the container's log. A failure with on_failure=require
   // keeps the state, so that a repeated delete retries it.
   if (auto ac = anchor_config(node)) {
+    stop_periodic_anchoring(dir);
     auto anchored = tpm::anchor_container_log(*ac, s.id, s.request.log_dir, tpm::AnchorEvent::delete_);
     if (!anchored) return std::move(anchored).with_context("tpm anchor");
   }
