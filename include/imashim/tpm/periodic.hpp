@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "imashim/formats/measurement_log.hpp"
 #include "imashim/formats/pcr.hpp"
 #include "imashim/tpm/anchor.hpp"
 
