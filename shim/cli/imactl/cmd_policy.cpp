@@ -381,6 +381,7 @@ void add_policy_command(CLI::App& app, Action& action) {
   g->add_flag("--signatures", gen->signatures, "require signatures (appraise_type=imasig)");
   g->add_flag("--json", gen->json, "JSON output");
   g->callback([&action, gen] { action = [gen] { return run_generate(*gen); }; });
+  add_policy_export_subcommand(cmd, action);  // cmd_policy_export.cpp
 }
 
 }  // namespace imashim::imactl

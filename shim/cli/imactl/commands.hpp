@@ -18,6 +18,8 @@ inline constexpr int kExitError = 2;   // bad input or an error that stopped the
 // One per subcommand file; the table in main.cpp lists them.
 void add_log_command(CLI::App& app, Action& action);
 void add_policy_command(CLI::App& app, Action& action);
+// `policy export` (cmd_policy_export.cpp), added by add_policy_command.
+void add_policy_export_subcommand(CLI::App* policy, Action& action);
 void add_xattr_command(CLI::App& app, Action& action);
 void add_kernel_command(CLI::App& app, Action& action);
 void add_doctor_command(CLI::App& app, Action& action);
