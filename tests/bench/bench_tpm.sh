@@ -11,7 +11,7 @@ RUNS=${2:-15}
 source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/swtpm.sh"
 start_swtpm || exit 1
-echo "CPUs: $(nproc) (not pinned); swtpm $(swtpm --version 2>&1 | head -n1 | awk '{print $NF}') over TCP on 127.0.0.1"
+echo "CPUs: $(nproc) (not pinned); swtpm $(swtpm --version 2>&1 | grep -o 'version [0-9.]*' | head -n1 | cut -d' ' -f2) over TCP on 127.0.0.1"
 
 echo "-- library level"
 "$IMASHIM_BUILD/tests/tpm_anchor_cost" "$SWTPM_TCTI" "$TEST_TMP/lib" || exit 1
