@@ -97,6 +97,7 @@ int run_periodic_anchor(const PeriodicOptions& o) {
   auto follower = LogFollower::create(o.log_dir / kContainerBinaryLog, o.config.log_bank);
   if (!follower) return 2;
   auto pidfd = open_pidfd(o.init_pid);
+  if (o.init_pid > 0 && !pidfd && errno == ESRCH) return 0;  // the container is already gone: delete anchors it
   AnchorSchedule schedule(o.every_events, o.every_seconds);
   bool exited = false;
   while (!g_stop && !exited) {
@@ -127,8 +128,8 @@ Result<pid_t> spawn_periodic_anchor(const PeriodicOptions& options) {
   pid_t pid = ::fork();
   if (pid < 0) return fail_errno("fork the periodic anchor process");
   if (pid > 0) return pid;
+  ::prctl(PR_SET_NAME, kProcessName, 0, 0, 0);  // first: stop_periodic_anchor() looks for this name
   detach_stdio();
-  ::prctl(PR_SET_NAME, kProcessName, 0, 0, 0);
   ::_exit(run_periodic_anchor(options));
 }
 
