@@ -55,6 +55,10 @@ check_eq "doctor in the guest: TPM 2.0" "tpm0, TPM 2.x" "$(detail tpm.present)"
 check_eq "doctor in the guest: PCR 10 equals the log's replay" ok "$(status tpm.pcr10)"
 check_eq "doctor in the guest: host backend" host "$(jq -r .backend "$o/doctor.json" 2>/dev/null)"
 check_eq "baseline of the kernel's log: exit 0" 0 "$(cat "$o/baseline.rc" 2>/dev/null)"
+if ! "$IMACTL" drift --help >/dev/null 2>&1; then
+  echo "skip - drift checks: imactl drift is not built yet"
+  finish
+fi
 check_eq "drift before any change: none (exit 0)" "0 false" \
   "$(cat "$o/nodrift.rc" 2>/dev/null) $(jq -r .drifted "$o/nodrift.json" 2>/dev/null)"
 check_eq "drift after kubelet.conf changed: exit 1" 1 "$(cat "$o/drift.rc" 2>/dev/null)"
