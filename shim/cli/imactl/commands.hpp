@@ -25,6 +25,8 @@ void add_kernel_command(CLI::App& app, Action& action);
 void add_doctor_command(CLI::App& app, Action& action);
 void add_events_command(CLI::App& app, Action& action);
 void add_baseline_command(CLI::App& app, Action& action);
+void add_drift_command(CLI::App& app, Action& action);
+void add_node_command(CLI::App& app, Action& action);
 void add_label_command(CLI::App& app, Action& action);
 void add_attest_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);

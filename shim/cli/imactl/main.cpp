@@ -20,6 +20,8 @@ constexpr AddCommand kCommands[] = {
     add_doctor_command,
     add_events_command,
     add_baseline_command,
+    add_drift_command,
+    add_node_command,
     add_label_command,
     add_attest_command,
     add_verify_command,
