@@ -13,11 +13,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<std::string> digest_text(const formats::EntryView& e) {
-  IMASHIM_TRY(formats::FieldDigest d, e.file_digest());
+std::string digest_text(const formats::FileMeasurement& m) {
   // `d` carries no algorithm: sha1 by its size (md5 for 16 bytes).
-  formats::HashAlgo algo = d.algo.value_or(d.digest.size() == 16 ? formats::HashAlgo::md5 : formats::HashAlgo::sha1);
-  return fmt::format("{}:{}", formats::hash_algo_name(algo), to_hex(d.digest));
+  formats::HashAlgo algo = m.algo.value_or(m.digest.size() == 16 ? formats::HashAlgo::md5 : formats::HashAlgo::sha1);
+  return fmt::format("{}:{}", formats::hash_algo_name(algo), to_hex(m.digest));
 }
 
 }  // namespace
@@ -37,20 +36,13 @@ Result<fs::path> log_path(const LogSource& source, const fs::path& log_root) {
 
 Result<LogFiles> files_of_log(ByteView binary_log) {
   LogFiles out;
-  formats::LogReader reader(binary_log);
-  for (;;) {
-    IMASHIM_TRY(std::optional<formats::EntryView> e, reader.next());
-    if (!e) break;
-    ++out.entries;
-    std::string path(e->path());
-    if (path == formats::kBootAggregateName) continue;
-    if (e->is_violation()) {
-      out.violations.insert(path);
-      continue;
-    }
-    auto digest = digest_text(*e);
-    if (!digest) return std::move(digest).with_context(fmt::format("entry {} ({})", e->index, path));
-    out.files[path].insert(std::move(*digest));
+  // Entries without a file digest (ima-buf: kexec-cmdline, keys, critical data) are not files.
+  IMASHIM_TRY(std::vector<formats::FileMeasurement> entries, formats::list_file_measurements(binary_log));
+  out.entries = entries.size();
+  for (const formats::FileMeasurement& m : entries) {
+    if (m.path == formats::kBootAggregateName) continue;
+    if (m.violation) out.violations.insert(m.path);
+    else out.files[m.path].insert(digest_text(m));
   }
   return out;
 }

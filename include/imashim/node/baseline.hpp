@@ -29,7 +29,7 @@ Result<std::filesystem::path> log_path(const LogSource& source, const std::files
 // the `ima` template). A file measured again after a change has two digests.
 struct LogFiles {
   std::map<std::string, std::set<std::string>> files;
-  std::size_t entries = 0;     // entries read, boot_aggregate included
+  std::size_t entries = 0;     // entries with a file digest, boot_aggregate included
   std::set<std::string> violations;  // paths of violation entries (zero digest)
 };
 // Reads a binary measurement log (the kernel's or a container's).
