@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The built-in example. Grows with the runtime: for now, the formats at work.
+# `make demo`: a busybox container under ima-runc, its measurement log, and a
+# file of a lower image layer changed after labelling refused in enforce mode.
 set -euo pipefail
 build=${1:-build}
-"$build/imactl" --help
+exec bash "$(dirname "$0")/demo-runtime.sh" "$build"
