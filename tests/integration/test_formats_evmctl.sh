@@ -112,5 +112,11 @@ check "tpm2_pcrread-style --pcrs file matches" quiet "$IMACTL" log replay "$log/
 json=$("$IMACTL" log replay --json "$log/bin" --pcrs "sha256,$log/pcr-sha256")
 check_eq "replay --json reports ok" true "$(jq -r .ok <<<"$json")"
 check_eq "show --json lists every entry" 8 "$("$IMACTL" log show --json "$log/bin" | jq length)"
+odd=$(printf '%s/odd\xff name' "$files")
+printf 'z' >"$odd"
+"$IMACTL" log append --binary "$TEST_TMP/odd.bin" --ascii "$TEST_TMP/odd.ascii" "$odd" >/dev/null
+check "show --json survives a file name that is not UTF-8" \
+  test "$("$IMACTL" log show --json "$TEST_TMP/odd.bin" | jq length)" = 1
+check "the ascii log keeps the raw name bytes (space as '_')" grep -q "odd$(printf '\xff')_name" "$TEST_TMP/odd.ascii"
 
 finish

@@ -84,7 +84,7 @@ int run_show(const LogSource& src) {
       append_ascii_entry(out, **e);
   }
   if (src.json)
-    std::cout << entries.dump(2) << "\n";
+    std::cout << entries.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   else
     std::cout << out;
   return kExitOk;
@@ -192,7 +192,7 @@ int run_replay(const LogSource& src, const ReplayArgs& a) {
   auto r = compared ? verify_log(*log, *want, opts) : replay_log(*log, opts);
   if (!r) return report_error(src.name() + ": " + r.error().message());
   if (src.json)
-    std::cout << replay_json(*r).dump(2) << "\n";
+    std::cout << replay_json(*r).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   else
     print_replay(*r, compared);
   return r->ok() ? kExitOk : kExitFailed;

@@ -79,7 +79,7 @@ int run_show(const XattrArgs& a) {
     }
     if (!print_value(f, *raw, a.json, out)) rc = kExitFailed;
   }
-  if (a.json) std::cout << out.dump(2) << "\n";
+  if (a.json) std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   return rc;
 }
 
@@ -90,7 +90,7 @@ int run_decode(const XattrArgs& a) {
   if (!raw) return report_error("value: " + raw.error().message());
   json out = json::array();
   if (!print_value("value", *raw, a.json, out)) return kExitFailed;
-  if (a.json) std::cout << out.dump(2) << "\n";
+  if (a.json) std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   return kExitOk;
 }
 
