@@ -304,23 +304,4 @@ Result<ContainerSettings> container_settings(const NodeConfig& node, const Annot
   return s;
 }
 
-std::string append_policy_rules(std::string_view base, std::string_view extra, int* dropped) {
-  std::string out(base);
-  if (!out.empty() && out.back() != '\n') out += '\n';
-  int count = 0;
-  std::istringstream lines{std::string(extra)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (is_dont_rule(line)) {
-      ++count;
-      continue;
-    }
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    out += line;
-    out += '\n';
-  }
-  if (dropped) *dropped = count;
-  return out;
-}
-
 }  // namespace imashim::runtime

@@ -92,10 +92,5 @@ struct ContainerSettings {
 // naming the annotation.
 Result<ContainerSettings> container_settings(const NodeConfig& node, const Annotations& annotations);
 
-// Appends the container's extra rules to the node's policy so they can only add
-// measurement/appraisal (the kernel takes the first matching rule per action,
-// so appended rules never override the node's). `dont_*` rules in `extra`
-// are dropped; their count is returned in `dropped` when given.
-std::string append_policy_rules(std::string_view base, std::string_view extra, int* dropped = nullptr);
 
 }  // namespace imashim::runtime

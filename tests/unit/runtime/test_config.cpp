@@ -133,13 +133,6 @@ TEST_CASE("annotations add policy rules but never dont_ rules") {
   CHECK_THAT(loosen.error().message(), Catch::Contains("line 2") && Catch::Contains("dont_measure"));
 }
 
-TEST_CASE("append_policy_rules keeps the base first and drops dont_ rules") {
-  int dropped = -1;
-  auto p = append_policy_rules("dont_measure fsmagic=0x9fa0\nmeasure func=BPRM_CHECK",
-                               "appraise func=BPRM_CHECK\ndont_appraise fsmagic=0x1\n\n", &dropped);
-  CHECK(p == "dont_measure fsmagic=0x9fa0\nmeasure func=BPRM_CHECK\nappraise func=BPRM_CHECK\n");
-  CHECK(dropped == 1);
-}
 
 TEST_CASE("mode strictness order") {
   CHECK(stricter_mode(Mode::off, Mode::measure) == Mode::measure);
