@@ -9,10 +9,7 @@
 #include "imashim/backends/fanotify_engine.hpp"
 #include "imashim/formats/measurement_log.hpp"
 #include "imashim/formats/template.hpp"
-#if __has_include("imashim/label/manifest.hpp")
 #include "imashim/label/manifest.hpp"
-#define IMASHIM_HAVE_LABEL 1
-#endif
 #include "imashim/policy/evaluate.hpp"
 #include "imashim/policy/policy.hpp"
 #include "monitor_internal.hpp"
@@ -127,7 +124,6 @@ class LogSink : public MeasurementSink {
   formats::TemplatePtr default_;
 };
 
-#ifdef IMASHIM_HAVE_LABEL
 class ManifestRefs : public ReferenceDigests {
  public:
   explicit ManifestRefs(std::vector<label::Manifest> m) : manifests_(std::move(m)) {}
@@ -141,7 +137,6 @@ class ManifestRefs : public ReferenceDigests {
  private:
   std::vector<label::Manifest> manifests_;
 };
-#endif
 
 }  // namespace
 
@@ -160,7 +155,6 @@ Result<std::unique_ptr<MeasurementSink>> open_log_sink(const std::filesystem::pa
 
 Result<std::unique_ptr<ReferenceDigests>> load_manifests(const std::vector<std::filesystem::path>& paths) {
   if (paths.empty()) return std::unique_ptr<ReferenceDigests>();
-#ifdef IMASHIM_HAVE_LABEL
   std::vector<label::Manifest> ms;
   for (const auto& p : paths) {
     IMASHIM_TRY(auto m, label::read_manifest(p.string()));
@@ -168,9 +162,6 @@ Result<std::unique_ptr<ReferenceDigests>> load_manifests(const std::vector<std::
     ms.push_back(std::move(m));
   }
   return std::unique_ptr<ReferenceDigests>(new ManifestRefs(std::move(ms)));
-#else
-  return fail("layer manifests: this build has no label module");
-#endif
 }
 
 }  // namespace imashim::backends::fanotify
