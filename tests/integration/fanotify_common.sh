@@ -9,8 +9,7 @@ LOWER=$TEST_TMP/lower
 
 fano_prereqs() {
   need_root
-  command -v runc >/dev/null || need runc "apt-get install runc"
-  command -v jq >/dev/null || need jq "apt-get install jq"
+  need_tools "apt-get install runc jq" runc jq
   [ -x /bin/busybox ] || need busybox-static "apt-get install busybox-static"
   [ -x "$IMA_MONITOR" ] || need ima-monitor "build the project first"
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || need overlayfs "kernel without overlayfs"

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/fanotify_common.sh"
 fano_prereqs
-command -v evmctl >/dev/null || need evmctl "apt-get install ima-evm-utils"
+need_tools "apt-get install ima-evm-utils" evmctl
 fano_image
 
 # Label every regular file of the image, then tamper with two of them from

@@ -6,10 +6,10 @@
 source "$(dirname "$0")/../lib/common.sh"
 quiet() { "$@" >/dev/null 2>&1; }
 
-command -v evmctl >/dev/null || need evmctl "package ima-evm-utils"
-command -v getfattr >/dev/null || need getfattr "package attr"
+need_tools "package ima-evm-utils" evmctl
+need_tools "package attr" getfattr
 [ -x "$IMACTL" ] || need imactl "build first (ninja -C build)"
-[ "$(id -u)" = 0 ] || need root "setting security.* xattrs needs CAP_SYS_ADMIN"
+need_root "setting security.* xattrs needs CAP_SYS_ADMIN"
 
 files=$TEST_TMP/files
 mkdir -p "$files"

@@ -3,9 +3,9 @@
 # signatures (RSA and EC) verify with evmctl ima_verify, and --check finds changed
 # files, missing labels and wrong algorithms.
 source "$(dirname "$0")/../lib/common.sh"
-[ "$(id -u)" = 0 ] || need root "security.ima can only be set by root"
-command -v evmctl >/dev/null || need evmctl "package ima-evm-utils: the independent reader"
-command -v getfattr >/dev/null || need getfattr "package attr"
+need_root "security.ima can only be set by root"
+need_tools "package ima-evm-utils: the independent reader" evmctl
+need_tools "package attr" getfattr
 
 label_hex() { getfattr --only-values -n security.ima "$1" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'; }
 

@@ -3,8 +3,8 @@
 # directories, `..` links, bind mounts inside the tree, symlinks swapped in while the
 # walk runs. Special and unreadable files are reported with reasons; the run goes on.
 source "$(dirname "$0")/../lib/common.sh"
-[ "$(id -u)" = 0 ] || need root "security.ima, bind mounts and mknod need root"
-command -v getfattr >/dev/null || need getfattr "package attr"
+need_root "security.ima, bind mounts and mknod need root"
+need_tools "package attr" getfattr
 
 host=$TEST_TMP/host      # stands for the host's files
 tree=$TEST_TMP/layer     # the hostile layer

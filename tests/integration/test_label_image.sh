@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-for t in umoci evmctl jq getfattr; do command -v $t >/dev/null || need $t "apt-get install umoci ima-evm-utils jq attr"; done
+need_tools "apt-get install umoci ima-evm-utils jq attr" umoci evmctl jq getfattr
 
 label_hex() { getfattr --only-values -n security.ima "$1" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'; }
 

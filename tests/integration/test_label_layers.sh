@@ -2,8 +2,8 @@
 # Layers: labelled once through the cache, overlay lower directories found from
 # mountinfo, and an interrupted run (kill -9) never leaves a cache record behind.
 source "$(dirname "$0")/../lib/common.sh"
-[ "$(id -u)" = 0 ] || need root "security.ima and overlay mounts need root"
-command -v evmctl >/dev/null || need evmctl "package ima-evm-utils: the independent reader"
+need_root "security.ima and overlay mounts need root"
+need_tools "package ima-evm-utils: the independent reader" evmctl
 
 cache=$TEST_TMP/cache
 label_hex() { getfattr --only-values -n security.ima "$1" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'; }

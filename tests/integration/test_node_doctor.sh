@@ -2,7 +2,7 @@
 # imactl doctor on this machine's real root and on the node fixture trees.
 source "$(dirname "$0")/../lib/common.sh"
 FIX=$IMASHIM_SRC/tests/fixtures/node
-command -v jq >/dev/null || need jq "parses doctor's JSON"
+need_tools "parses doctor's JSON" jq
 
 # This build machine: no kernel IMA, fanotify permission events → fanotify backend.
 out=$("$IMACTL" doctor --json); rc=$?

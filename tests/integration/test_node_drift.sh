@@ -3,7 +3,7 @@
 # QEMU, before and after /etc/kubernetes/kubelet.conf changed), and on a container's log.
 source "$(dirname "$0")/../lib/common.sh"
 D=$IMASHIM_SRC/tests/fixtures/node/drift
-command -v jq >/dev/null || need jq "parses imactl's JSON"
+need_tools "parses imactl's JSON" jq
 echo '{"log_root": "'"$TEST_TMP/logs"'"}' >"$TEST_TMP/config.json"
 export IMASHIM_CONFIG=$TEST_TMP/config.json
 

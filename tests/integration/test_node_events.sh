@@ -3,7 +3,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 FIX=$IMASHIM_SRC/tests/fixtures/node/events
 RULES=$IMASHIM_SRC/config/audit/imashim.rules
-command -v jq >/dev/null || need jq "parses imactl's JSON"
+need_tools "parses imactl's JSON" jq
 
 cat >"$TEST_TMP/config.json" <<JSON
 {"log_root": "$FIX/log", "state_root": "$FIX/state"}

@@ -4,8 +4,8 @@
 # time; --check finds a file changed after labelling.
 source "$(dirname "$0")/../lib/common.sh"
 FIX=$IMASHIM_SRC/tests/fixtures/node
-command -v jq >/dev/null || need jq "parses imactl's JSON"
-command -v getfattr >/dev/null || need getfattr "package attr"
+need_tools "parses imactl's JSON" jq
+need_tools "package attr" getfattr
 need_root
 
 # node policy on the CIS guide's node.

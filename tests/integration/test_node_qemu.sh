@@ -7,8 +7,8 @@ source "$(dirname "$0")/../lib/common.sh"
 QEMU_MEM=${QEMU_MEM:-512}
 source "$IMASHIM_SRC/tests/lib/qemu.sh"
 [ -x "$IMACTL" ] || need imactl "build the project first"
-command -v jq >/dev/null || need jq "parses imactl's JSON"
-command -v mkfs.ext4 >/dev/null || need mkfs.ext4 "package e2fsprogs"
+need_tools "parses imactl's JSON" jq
+need_tools "package e2fsprogs" mkfs.ext4
 
 qemu_kernel_fetch
 QEMU_INITRD=$TEST_TMP/initrd.gz

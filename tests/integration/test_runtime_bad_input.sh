@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-command -v runc >/dev/null || need runc "apt-get install runc"
+need_tools "apt-get install runc" runc
 
 ROOT=$TEST_TMP/runc-root
 LOG=$TEST_TMP/runc-log.json

@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-for t in containerd ctr umoci; do command -v $t >/dev/null || need $t "apt-get install containerd umoci"; done
+need_tools "apt-get install containerd umoci" containerd ctr umoci
 
 node_config '{"mode": "measure"}'
 start_containerd || { fail "containerd did not start"; finish; }

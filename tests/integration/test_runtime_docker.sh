@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-for t in containerd dockerd; do command -v $t >/dev/null || need $t "apt-get install docker.io"; done
+need_tools "apt-get install docker.io" containerd dockerd
 [ -x "$DOCKER_CLIENT" ] || need "$DOCKER_CLIENT" "apt-get install docker.io"
 
 node_config '{"mode": "measure"}'

@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-for t in podman conmon umoci; do command -v $t >/dev/null || need $t "apt-get install podman umoci"; done
+need_tools "apt-get install podman umoci" podman conmon umoci
 
 node_config '{"mode": "measure"}'
 RT=$(podman_runtime "$IMA_RUNC")

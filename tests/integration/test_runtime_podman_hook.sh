@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 need_root
-for t in podman conmon runc umoci; do command -v $t >/dev/null || need $t "apt-get install podman runc umoci"; done
+need_tools "apt-get install podman runc umoci" podman conmon runc umoci
 
 node_config '{"mode": "measure"}'
 HOOKS=$TEST_TMP/hooks.d

@@ -6,8 +6,8 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$IMASHIM_SRC/tests/lib/qemu.sh"
 [ -x "$IMACTL" ] || need imactl "build the project first"
-command -v mkfs.ext4 >/dev/null || need mkfs.ext4 "package e2fsprogs"
-command -v evmctl >/dev/null || need evmctl "package ima-evm-utils"
+need_tools "package e2fsprogs" mkfs.ext4
+need_tools "package ima-evm-utils" evmctl
 
 share=$TEST_TMP/share
 mkdir -p "$share/policies" "$share/out"

@@ -44,7 +44,13 @@ need() {
   if [ "${CI:-}" = true ]; then echo "FAIL - prerequisite missing: $what ($why)"; exit 1; fi
   echo "skip - $what: $why"; exit 77
 }
-need_root() { [ "$(id -u)" = 0 ] || need root "this suite creates containers"; }
+# need_tools "how to get them" tool...: each tool must be on PATH.
+need_tools() {
+  local hint=$1 t; shift
+  for t; do command -v "$t" >/dev/null || need "$t" "$hint"; done
+}
+# need_root ["why"]: the suite must run as root.
+need_root() { [ "$(id -u)" = 0 ] || need root "${1:-this suite creates containers}"; }
 
 # make_busybox_rootfs DIR: a whole userland from busybox-static.
 make_busybox_rootfs() {

@@ -24,8 +24,8 @@ _qemu_kernel_package() {
 }
 
 qemu_kernel_fetch() {
-  command -v qemu-system-x86_64 >/dev/null || need qemu-system-x86_64 "package qemu-system-x86"
-  command -v depmod >/dev/null || need depmod "package kmod"
+  need_tools "package qemu-system-x86" qemu-system-x86_64
+  need_tools "package kmod" depmod
   local pkg
   pkg=$(_qemu_kernel_package)
   [ -n "$pkg" ] || need linux-image-amd64 "apt-cache does not know the package (apt-get update?)"
@@ -85,7 +85,7 @@ qemu_initramfs() {
 # qemu_swtpm_start DIR: a TPM 2.0 emulator for one boot, stopped at exit.
 qemu_swtpm_start() {
   local dir=$1
-  command -v swtpm >/dev/null || need swtpm "package swtpm"
+  need_tools "package swtpm" swtpm
   mkdir -p "$dir/state"
   swtpm socket --tpm2 --tpmstate dir="$dir/state" --ctrl type=unixio,path="$dir/sock" \
     --pid file="$dir/pid" --log file="$dir/log" --flags startup-clear >/dev/null 2>&1 &

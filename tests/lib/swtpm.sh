@@ -8,7 +8,7 @@ _port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 # start_swtpm [NAME]: starts one swtpm; NAME (default "swtpm") names its state dir.
 start_swtpm() {
   local name=${1:-swtpm} dir port try
-  command -v swtpm >/dev/null || need swtpm "package swtpm is not installed"
+  need_tools "package swtpm is not installed" swtpm
   command -v tpm2_pcrread >/dev/null || need tpm2-tools "package tpm2-tools is not installed"
   dir=$TEST_TMP/$name
   mkdir -p "$dir"

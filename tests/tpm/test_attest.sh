@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib/swtpm.sh"
 
 MAKE_LOG=$IMASHIM_BUILD/tests/imashim-test-make-log
 [ -x "$IMACTL" ] && [ -x "$MAKE_LOG" ] || need build "imactl and imashim-test-make-log are not built"
-command -v jq >/dev/null || need jq "package jq is not installed"
+need_tools "package jq is not installed" jq
 start_swtpm || exit 1
 
 LOGS=$TEST_TMP/logs

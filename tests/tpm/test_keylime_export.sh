@@ -5,8 +5,8 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/swtpm.sh"
 MAKE_LOG=$IMASHIM_BUILD/tests/imashim-test-make-log
-command -v jq >/dev/null || need jq "package jq is not installed"
-[ "$(id -u)" = 0 ] || need root "imactl label writes security.ima"
+need_tools "package jq is not installed" jq
+need_root "imactl label writes security.ima"
 start_swtpm || exit 1
 
 # Two layers; the upper one replaces /bin/app.

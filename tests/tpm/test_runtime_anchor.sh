@@ -9,8 +9,7 @@ source "$IMASHIM_SRC/tests/lib/image.sh"
 source "$IMASHIM_SRC/tests/lib/engines.sh"
 source "$IMASHIM_SRC/tests/lib/swtpm.sh"
 need_root
-command -v runc >/dev/null || need runc "apt-get install runc"
-command -v jq >/dev/null || need jq "apt-get install jq"
+need_tools "apt-get install runc jq" runc jq
 start_swtpm || exit 1
 
 ROOT=$TEST_TMP/runc-root
