@@ -182,11 +182,7 @@ class EsysTpm final : public Tpm {
     if (rc != TSS2_RC_SUCCESS) return tss2_fail("TPM2_Quote", rc);
     Quote q;
     q.attest.assign(quoted->attestationData, quoted->attestationData + quoted->size);
-    q.signature.resize(sizeof(TPMT_SIGNATURE));
-    size_t off = 0;
-    rc = Tss2_MU_TPMT_SIGNATURE_Marshal(sig.p, q.signature.data(), q.signature.size(), &off);
-    if (rc != TSS2_RC_SUCCESS) return tss2_fail("marshal the quote signature", rc);
-    q.signature.resize(off);
+    IMASHIM_TRY(q.signature, detail::marshal(Tss2_MU_TPMT_SIGNATURE_Marshal, *sig.p, "the quote signature"));
     return q;
   }
 

@@ -166,12 +166,7 @@ Result<Bytes> digest_sign(EVP_PKEY* key, ByteView data) {
 }
 
 Result<Bytes> marshal_signature(const TPMT_SIGNATURE& sig) {
-  Bytes out(sizeof(TPMT_SIGNATURE));
-  size_t off = 0;
-  TSS2_RC rc = Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, out.data(), out.size(), &off);
-  if (rc != TSS2_RC_SUCCESS) return fail(tss2_error("marshal a signature", rc));
-  out.resize(off);
-  return out;
+  return marshal(Tss2_MU_TPMT_SIGNATURE_Marshal, sig, "a signature");
 }
 
 Result<Bytes> ecdsa_to_tpm(ByteView der) {
@@ -203,12 +198,7 @@ Result<TPM2B_PUBLIC> unmarshal_public(ByteView data) {
 }
 
 Result<Bytes> marshal_public(const TPM2B_PUBLIC& pub) {
-  Bytes out(sizeof(TPM2B_PUBLIC));
-  size_t off = 0;
-  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, out.data(), out.size(), &off);
-  if (rc != TSS2_RC_SUCCESS) return fail(tss2_error("marshal a public area", rc));
-  out.resize(off);
-  return out;
+  return marshal(Tss2_MU_TPM2B_PUBLIC_Marshal, pub, "a public area");
 }
 
 Result<Pkey> pkey_from_public(const TPMT_PUBLIC& pub) {

@@ -85,11 +85,7 @@ class SoftwareTpm final : public Tpm {
     a.attested.quote.pcrDigest.size = static_cast<UINT16>(digest.size());
     std::memcpy(a.attested.quote.pcrDigest.buffer, digest.data(), digest.size());
     Quote q;
-    q.attest.resize(sizeof(TPMS_ATTEST));
-    size_t off = 0;
-    TSS2_RC rc = Tss2_MU_TPMS_ATTEST_Marshal(&a, q.attest.data(), q.attest.size(), &off);
-    if (rc != TSS2_RC_SUCCESS) return fail(tss2_error("software TPM: marshal the quote", rc));
-    q.attest.resize(off);
+    IMASHIM_TRY(q.attest, detail::marshal(Tss2_MU_TPMS_ATTEST_Marshal, a, "the software TPM's quote"));
     IMASHIM_TRY(q.signature, detail::sign_as_tpm(key_.get(), q.attest));
     return q;
   }
