@@ -120,7 +120,9 @@ class PolicyView {
   // True when some rule looks at the opener's ids: /proc/<pid>/status is read only then.
   virtual bool uses_subject_ids() const { return depends_on_subject(); }
 };
-// Parses the container's policy (kernel grammar).
+// Parses the container's policy (kernel grammar). Refuses rules the monitor
+// cannot evaluate: a mask of MAY_WRITE or MAY_APPEND (fanotify does not tell
+// the opener's flags), naming each rule.
 Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text);
 
 // One measurement, ready for the log.

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "imashim/backends/fanotify_engine.hpp"
 #include "imashim/formats/measurement_log.hpp"
 #include "imashim/formats/template.hpp"
@@ -138,10 +140,27 @@ class ManifestRefs : public ReferenceDigests {
   std::vector<label::Manifest> manifests_;
 };
 
+// A fanotify permission event does not carry the opener's open flags: the
+// event fd is opened with the listener's own flags (fanotify_init's
+// event_f_flags), and the opener's file is not in its fd table yet. A rule
+// that needs MAY_WRITE or MAY_APPEND in the mask would silently never match.
+Result<void> check_evaluable(const policy::Policy& p) {
+  std::string bad;
+  for (const auto& r : p.rules) {
+    if (!r.mask || (r.mask->bit != policy::kMayWrite && r.mask->bit != policy::kMayAppend)) continue;
+    bad += fmt::format("\n  policy:{}: `{}`: mask={}{} cannot be evaluated by the fanotify backend", r.line,
+                       policy::to_string(r), r.mask->any ? "^" : "", policy::mask_name(r.mask->bit));
+  }
+  if (bad.empty()) return {};
+  return fail("rules the fanotify backend refuses (a fanotify permission event does not tell the opener's open "
+              "flags, so these would never match; use a kernel IMA backend for them):" + bad);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text) {
   IMASHIM_TRY(auto p, policy::parse_policy_strict(policy_text, "policy"));
+  IMASHIM_TRY_VOID(check_evaluable(p));
   return std::unique_ptr<PolicyView>(new PolicyAdapter(std::move(p)));
 }
 

@@ -268,3 +268,17 @@ TEST_CASE("fanotify engine: recorded events replay", "[fanotify]") {
     std::filesystem::remove(path);
   }
 }
+
+TEST_CASE("fanotify engine: rules on the opener's write flags are refused", "[fanotify]") {
+  for (const char* rule : {"measure func=FILE_CHECK mask=MAY_WRITE", "appraise func=FILE_CHECK mask=^MAY_APPEND"}) {
+    std::string policy = std::string("measure func=BPRM_CHECK\n") + rule + "\n";
+    auto p = make_policy_view(policy);
+    REQUIRE_FALSE(p.ok());
+    const std::string& msg = p.error().message();
+    CAPTURE(msg);
+    CHECK(msg.find("policy:2:") != std::string::npos);  // names the rule by line
+    CHECK(msg.find(rule) != std::string::npos);         // and by its text
+    CHECK(msg.find("open flags") != std::string::npos);  // and says why
+  }
+  CHECK(make_policy_view("measure func=FILE_CHECK mask=MAY_READ\nmeasure func=FILE_CHECK mask=^MAY_EXEC\n").ok());
+}
