@@ -195,6 +195,12 @@ class DecisionRecorder {
   virtual ~DecisionRecorder() = default;
   virtual void record(const DecisionRecord& record) = 0;
 };
+// The text of the audit record of one decision (sent as AUDIT_TRUSTED_APP):
+// a failure is shaped like the kernel's INTEGRITY_DATA record ("pid= uid= op=
+// cause= comm= name= dev= ino= errno="), an `audit` rule's record like
+// INTEGRITY_RULE ("file= hash="); both end with container= and imashim_mode=.
+// `comm`: the opener's command name. Strings as the kernel's untrusted strings.
+std::string audit_record_text(const DecisionRecord& record, std::string_view comm);
 // events.jsonl in `log_dir`, plus audit records when the audit subsystem answers.
 Result<std::unique_ptr<DecisionRecorder>> open_recorder(const std::filesystem::path& log_dir,
                                                         bool kernel_audit);

@@ -2,7 +2,12 @@
 #include <fcntl.h>
 #include <libaudit.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 
 #include <chrono>
 #include <fstream>
@@ -58,22 +63,36 @@ class JsonlRecorder : public DecisionRecorder {
   }
 
  private:
-  // Shaped like the kernel's INTEGRITY_DATA record, with the container added.
-  // User space may only send user message types, so it goes out as AUDIT_TRUSTED_APP.
   void audit(const DecisionRecord& r, const FileEvent& e, const Verdict& v) {
-    std::string msg = fmt::format(
-        "op=appraise_data cause={} comm=? name=\"{}\" pid={} uid={} res={} container={} imashim_mode={}",
-        v.cause.empty() ? "none" : v.cause, e.path, e.pid, e.uid, v.cause.empty() ? 1 : 0, r.container_id,
-        mode_name(r.mode));
+    std::string msg = audit_record_text(r, comm_of(e.pid));
     std::lock_guard lock(audit_mu_);
+    // User space may only send user message types: AUDIT_TRUSTED_APP. libaudit
+    // adds exe=, hostname=, addr=, terminal= and res=success|failed.
     audit_log_user_message(audit_fd_, AUDIT_TRUSTED_APP, msg.c_str(), nullptr, nullptr, nullptr,
                            v.cause.empty() ? 1 : 0);
+  }
+  static std::string comm_of(pid_t pid) {
+    char path[64], buf[64];
+    std::snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    os::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+    if (n <= 0) return "?";
+    return std::string(buf, static_cast<std::size_t>(n - (buf[n - 1] == '\n' ? 1 : 0)));
   }
 
   os::UniqueFd fd_;
   int audit_fd_ = -1;
   std::mutex audit_mu_;
 };
+
+// The kernel's audit_log_untrustedstring(): quoted when printable, else hex.
+std::string untrusted(std::string_view s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"'; });
+  if (plain) return fmt::format("\"{}\"", s);
+  std::string out;
+  for (unsigned char c : s) out += fmt::format("{:02X}", c);
+  return out;
+}
 
 Bytes hex_or_text(const nlohmann::json& j, const char* hex_key, const char* text_key) {
   if (j.contains(hex_key)) {
@@ -88,6 +107,23 @@ constexpr std::pair<EventKind, std::string_view> kKinds[] = {
     {EventKind::exec, "exec"}, {EventKind::open, "open"}, {EventKind::close_write, "close_write"}};
 
 }  // namespace
+
+// INTEGRITY_DATA (integrity_audit_msg): "pid= uid= ... op= cause= comm= name=
+// dev= ino= res= errno="; INTEGRITY_RULE (ima_audit_measurement): "file= hash=".
+std::string audit_record_text(const DecisionRecord& r, std::string_view comm) {
+  const FileEvent& e = *r.event;
+  const Verdict& v = *r.verdict;
+  std::string who = fmt::format("pid={} uid={}", e.pid, e.ids_known ? std::to_string(e.uid) : "?");
+  std::string where = fmt::format("container={} imashim_mode={}", untrusted(r.container_id), mode_name(r.mode));
+  if (v.cause.empty())
+    return fmt::format("file={} hash={} {} comm={} {}", untrusted(e.path),
+                       untrusted(v.digest_hex.empty() ? "?" : v.digest_hex), who, untrusted(comm), where);
+  bool appraising = r.action.find("appraise") != std::string::npos;
+  return fmt::format("{} op={} cause={} comm={} name={} dev=\"{}:{}\" ino={} errno={} {}", who,
+                     appraising ? "appraise_data" : "collect_data", v.cause, untrusted(comm), untrusted(e.path),
+                     major(static_cast<dev_t>(e.version.dev)), minor(static_cast<dev_t>(e.version.dev)),
+                     e.version.ino, v.allow ? 0 : EACCES, where);
+}
 
 void append_jsonl(int fd, const nlohmann::json& j) {
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

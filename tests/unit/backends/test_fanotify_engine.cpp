@@ -1,6 +1,8 @@
 // The fanotify monitor's decision engine, driven by recorded events (no fanotify needed).
 #include <catch2/catch.hpp>
 
+#include <sys/sysmacros.h>
+
 #include <fstream>
 
 #include "imashim/backends/fanotify_engine.hpp"
@@ -281,4 +283,35 @@ TEST_CASE("fanotify engine: rules on the opener's write flags are refused", "[fa
     CHECK(msg.find("open flags") != std::string::npos);  // and says why
   }
   CHECK(make_policy_view("measure func=FILE_CHECK mask=MAY_READ\nmeasure func=FILE_CHECK mask=^MAY_EXEC\n").ok());
+}
+
+TEST_CASE("fanotify engine: audit records are shaped like the kernel's", "[fanotify]") {
+  FileEvent e = event(EventKind::exec, "/bin/tampered", 99);
+  e.version.dev = makedev(0, 52);
+  e.uid = 1000;
+  Verdict v;
+  v.allow = false;
+  v.cause = "invalid-hash";
+  DecisionRecord r{"web-1", &e, &v, Mode::enforce, "measure+appraise"};
+  CHECK(audit_record_text(r, "sh") ==
+        "pid=42 uid=1000 op=appraise_data cause=invalid-hash comm=\"sh\" name=\"/bin/tampered\" dev=\"0:52\" "
+        "ino=99 errno=13 container=\"web-1\" imashim_mode=enforce");
+
+  SECTION("a failure that is not appraisal, allowed in log mode, with names the kernel would hex-encode") {
+    v.allow = true;
+    v.cause = "failed";
+    e.path = "/tmp/a b";
+    e.ids_known = false;
+    DecisionRecord m{"c", &e, &v, Mode::log, "measure"};
+    CHECK(audit_record_text(m, "my tool") ==
+          "pid=42 uid=? op=collect_data cause=failed comm=6D7920746F6F6C name=2F746D7020612062 dev=\"0:52\" "
+          "ino=99 errno=0 container=\"c\" imashim_mode=log");
+  }
+  SECTION("an audit rule's record is shaped like INTEGRITY_RULE") {
+    Verdict ok;
+    ok.digest_hex = "sha256:ab";
+    DecisionRecord a{"c", &e, &ok, Mode::measure, "audit"};
+    CHECK(audit_record_text(a, "sh") ==
+          "file=\"/bin/tampered\" hash=\"sha256:ab\" pid=42 uid=1000 comm=\"sh\" container=\"c\" imashim_mode=measure");
+  }
 }
