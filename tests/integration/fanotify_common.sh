@@ -28,6 +28,7 @@ fano_image() {
 
 # fano_start ID MODE POLICY_FILE SCRIPT [ima-monitor attach options...]
 # Creates the container (stdout/stderr in $TEST_TMP/c/ID/out), attaches, starts.
+# FANO_MOUNTS: a JSON array of extra OCI mounts[] entries (volumes), default none.
 fano_start() {
   local id=$1 mode=$2 policy=$3 script=$4
   shift 4
@@ -36,7 +37,8 @@ fano_start() {
   mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$c/upper,workdir=$c/work" "$c/bundle/rootfs" || return 1
   on_exit "umount -l '$c/bundle/rootfs'"
   (cd "$c/bundle" && runc spec) || return 1
-  jq --arg s "$script" '.process.terminal=false | .process.args=["/bin/sh","-c",$s] | .root.readonly=false' \
+  jq --arg s "$script" --argjson m "${FANO_MOUNTS:-[]}" \
+    '.process.terminal=false | .process.args=["/bin/sh","-c",$s] | .root.readonly=false | .mounts += $m' \
     "$c/bundle/config.json" >"$c/config.json" && mv "$c/config.json" "$c/bundle/config.json"
   runc --root "$RUNC_ROOT" create --bundle "$c/bundle" "$id" </dev/null >"$c/out" 2>&1 || return 1
   on_exit "runc --root '$RUNC_ROOT' delete -f '$id'"

@@ -2,7 +2,8 @@
 # fanotify backend, appraisal with real runc containers: enforce refuses a
 # tampered binary and file (invalid-hash) and an unlabelled one (missing-hash)
 # with EPERM; files the container writes are relabelled when closed; log mode
-# allows and records; a killed monitor stops its enforcing container.
+# allows and records; a killed monitor stops its enforcing container; binaries
+# on a volume bind-mounted from the host are measured and appraised too.
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/fanotify_common.sh"
 fano_prereqs
@@ -28,6 +29,16 @@ manifest=$TEST_TMP/layer.manifest
 } >"$manifest"
 check "labels written" bash -c "getfattr -n security.ima '$LOWER/etc/good' >/dev/null 2>&1 || attr -S -g ima '$LOWER/etc/good' >/dev/null 2>&1"
 
+# A volume: a host directory bind-mounted into e1 at /vol (an OCI mounts[] bind
+# entry), with a labelled binary and an unlabelled one.
+vol=$TEST_TMP/vol
+mkdir -p "$vol"
+cp /bin/busybox "$vol/tool"
+cp /bin/busybox "$vol/unlabelled-tool"
+evmctl ima_hash -a sha256 "$vol/tool" >/dev/null 2>&1
+ln -s tool "$vol/true" && ln -s unlabelled-tool "$vol/true-unlabelled"  # busybox runs the applet its name says
+volume='[{"destination":"/vol","type":"bind","source":"'$vol'","options":["rbind","ro"]}]'
+
 policy=$TEST_TMP/appraise.policy
 printf 'measure func=BPRM_CHECK\nappraise func=BPRM_CHECK\nappraise func=FILE_CHECK fowner=0\n' >"$policy"
 
@@ -38,10 +49,15 @@ cat /etc/good >/dev/null; echo open_good=$?
 echo hi >/tmp/new; cat /tmp/new >/dev/null; echo own_file=$?
 echo more >>/etc/good; cat /etc/good >/dev/null; echo own_change=$?
 cat /etc/manifested >/dev/null 2>&1; echo open_manifested=$?
-cat /etc/manifest-wrong >/dev/null 2>&1; echo open_manifest_wrong=$?'
+cat /etc/manifest-wrong >/dev/null 2>&1; echo open_manifest_wrong=$?
+[ -d /vol ] || exit 0
+/vol/true; echo exec_volume=$?
+/vol/true-unlabelled 2>/dev/null; echo exec_volume_unlabelled=$?'
 out() { grep "^$2=" "$TEST_TMP/c/$1/out" | cut -d= -f2; }
 
-check "enforcing container e1 started" fano_start e1 enforce "$policy" "$script" --manifest "$manifest"
+FANO_MOUNTS=$volume
+check "enforcing container e1 started (with a volume at /vol)" fano_start e1 enforce "$policy" "$script" --manifest "$manifest"
+FANO_MOUNTS=
 check "e1 ran to the end" fano_wait e1
 check_eq "exec of a tampered binary fails (EPERM → 126)" 126 "$(out e1 exec_tampered)"
 check_eq "open of a tampered file fails" 1 "$(out e1 open_tampered)"
@@ -59,6 +75,10 @@ check_eq "unlabelled file recorded as missing-hash" missing-hash "$(fano_cause e
 check "the changed file was relabelled in the upper layer (sha256 digest label)" bash -c \
   "getfattr -n security.ima -e hex '$TEST_TMP/c/e1/upper/etc/good' 2>/dev/null | grep -q '^security.ima=0x0404'"
 check "the relabel is recorded" has_record e1 '.action == "relabel" and .path == "/etc/good" and .cause == ""'
+check_eq "a labelled binary on the volume runs" 0 "$(out e1 exec_volume)"
+check_eq "... and is measured with its container path" 1 "$(fano_count e1 /vol/tool)"
+check_eq "an unlabelled binary on the volume is refused" 126 "$(out e1 exec_volume_unlabelled)"
+check_eq "... recorded as missing-hash" missing-hash "$(fano_cause e1 /vol/unlabelled-tool deny)"
 check "the tampered binary is measured before it is refused" bash -c "[ \$(awk '\$NF == \"/bin/busybox-tampered\"' '$TEST_TMP/c/e1/log/ascii_runtime_measurements' | wc -l) = 1 ]"
 
 check "log-mode container l1 started" fano_start l1 log "$policy" "$script"
