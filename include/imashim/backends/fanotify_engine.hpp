@@ -68,7 +68,15 @@ struct FileEvent {
   gid_t fgroup = 0;
   mode_t fmode = 0;
   std::uint64_t fsmagic = 0;
-  std::string path;  // as the container sees it
+  std::string path;  // as the container sees it (empty: not read yet, see path_of)
+  // Reads the path when it is first needed (the monitor: the event fd's
+  // /proc/self/fd link): decisions that log and record nothing cost no readlink.
+  std::function<std::string()> path_of;
+  // `path`, or what path_of reads (once).
+  const std::string& full_path() const;
+
+ private:
+  mutable std::optional<std::string> resolved_;
 };
 
 // The file behind an event: its content and label. The real one reads the
@@ -103,7 +111,6 @@ struct PolicyAccess {
   uid_t fowner = 0;
   gid_t fgroup = 0;
   std::uint64_t fsmagic = 0;
-  std::string path;
 };
 
 // The container's policy as the engine uses it.

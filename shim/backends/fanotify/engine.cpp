@@ -32,7 +32,6 @@ PolicyAccess access_for(const FileEvent& e, const HookCall& call) {
   a.fowner = e.fowner;
   a.fgroup = e.fgroup;
   a.fsmagic = e.fsmagic;
-  a.path = e.path;
   return a;
 }
 
@@ -45,6 +44,12 @@ void merge(PolicyVerdict& into, const PolicyVerdict& v) {
 }
 
 }  // namespace
+
+const std::string& FileEvent::full_path() const {
+  if (!path.empty() || !path_of) return path;
+  if (!resolved_) resolved_ = path_of();
+  return *resolved_;
+}
 
 std::string_view hook_name(Hook hook) { return kHookNames[hook_index(hook)]; }
 std::string_view event_kind_name(EventKind kind) { return kKindNames[static_cast<int>(kind)]; }
@@ -81,15 +86,9 @@ bool Engine::looks_executable(const FileEvent& event, FileContent& content) cons
 // other open → FILE_CHECK (MAY_READ: fanotify does not tell the opener's
 // flags), plus MMAP_CHECK for files that look like executable code.
 PolicyVerdict Engine::verdict_for(const FileEvent& event, bool code) const {
-  std::vector<HookCall> calls;
-  if (event.kind == EventKind::exec) {
-    calls.push_back({Hook::bprm_check, kMayExec});
-  } else {
-    calls.push_back({Hook::file_check, event.follows_exec ? kMayExec : kMayRead});
-    if (code) calls.push_back({Hook::mmap_check, kMayExec});
-  }
-  PolicyVerdict out;
-  for (const auto& call : calls) merge(out, policy_->evaluate(access_for(event, call)));
+  if (event.kind == EventKind::exec) return policy_->evaluate(access_for(event, {Hook::bprm_check, kMayExec}));
+  PolicyVerdict out = policy_->evaluate(access_for(event, {Hook::file_check, event.follows_exec ? kMayExec : kMayRead}));
+  if (code) merge(out, policy_->evaluate(access_for(event, {Hook::mmap_check, kMayExec})));
   return out;
 }
 
@@ -118,7 +117,7 @@ Result<void> Engine::measure(const FileEvent& event, FileContent& content, Hook 
   m.template_name = pv.template_name.empty() ? config_.template_name : pv.template_name;
   m.algo = config_.hash_algo;
   m.digest = d;
-  m.path = event.path;
+  m.path = event.full_path();
   m.pcr = pv.pcr;
   if (m.template_name.find("sig") != std::string::npos) {  // ima-sig and custom templates with `sig`
     if (auto x = content.ima_xattr(); x && *x) {
@@ -160,7 +159,7 @@ std::string Engine::appraise_uncached(const FileEvent& event, FileContent& conte
   if (!xattr) return "failed";
   if (!*xattr) {
     if (refs_) {
-      if (auto ref = refs_->lookup(event.path)) {
+      if (auto ref = refs_->lookup(event.full_path())) {
         auto d = digest(event, content, ref->first);
         if (!d) return "failed";
         if (pv.require_signature) return "IMA-signature-required";

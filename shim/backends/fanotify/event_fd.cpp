@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <vector>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -45,15 +47,40 @@ Result<void> read_status(pid_t pid, FileEvent& e) {
   return {};
 }
 
+// The event fd's path; "?" when it cannot be read (as the kernel's "?" names).
+std::string fd_path(int fd) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[4096];
+  ssize_t n = ::readlink(link, buf, sizeof buf);
+  if (n <= 0) return "?";
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
 }  // namespace
 
-// A buffer the size of the file (up to 1 MiB): small files need no large
-// zeroed allocation per event.
+// Files up to 64 KiB: one pread of the size fstat gave into a per-thread
+// buffer (the kernel's ima_calc_file_hash also hashes i_size bytes), no
+// allocation, no second read for the end of file. Larger ones: hash_fd with
+// a buffer the size of the file (up to 1 MiB).
 Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) {
+  constexpr std::size_t kSmall = 64 * 1024;
   struct stat st {};
+  off_t size = size_ >= 0 ? size_ : ::fstat(fd_, &st) == 0 ? st.st_size : -1;
+  if (size >= 0 && static_cast<std::size_t>(size) <= kSmall) {
+    thread_local std::vector<std::uint8_t> buf(kSmall);
+    std::size_t want = static_cast<std::size_t>(size), got = 0;
+    while (got < want) {
+      ssize_t n = ::pread(fd_, buf.data() + got, want - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_errno("pread");
+      if (n == 0) break;  // truncated meanwhile: hash what is there
+      got += static_cast<std::size_t>(n);
+    }
+    return formats::hash_bytes(algo, ByteView(buf.data(), got));
+  }
   std::size_t buf = 1 << 20;
-  if (::fstat(fd_, &st) == 0 && st.st_size >= 0 && static_cast<std::size_t>(st.st_size) < buf)
-    buf = std::max<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, 4096);
+  if (size >= 0 && static_cast<std::size_t>(size) < buf) buf = static_cast<std::size_t>(size) + 1;
   return formats::hash_fd(algo, fd_, buf);
 }
 
@@ -86,26 +113,24 @@ Result<Bytes> EventFdContent::head(std::size_t n) {
   return buf;
 }
 
-Result<void> describe_event(int fd, pid_t pid, FileEvent& e, bool want_ids) {
+Result<void> describe_event(int fd, pid_t pid, const struct stat& st, FileEvent& e, bool want_ids) {
   e.ids_known = false;
   e.pid = pid;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail_errno("fstat event fd");
   e.version = {st.st_dev, st.st_ino, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
                st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_size};
   e.fowner = st.st_uid;
   e.fgroup = st.st_gid;
   e.fmode = st.st_mode;
-  struct statfs sfs {};
-  if (::fstatfs(fd, &sfs) != 0) return fail_errno("fstatfs event fd");
-  e.fsmagic = static_cast<std::uint64_t>(sfs.f_type);
+  // The magic is the superblock's: one fstatfs per device (a container has a handful).
+  thread_local std::pair<dev_t, std::uint64_t> last{~dev_t{0}, 0};
+  if (last.first != st.st_dev) {
+    struct statfs sfs {};
+    if (::fstatfs(fd, &sfs) != 0) return fail_errno("fstatfs event fd");
+    last = {st.st_dev, static_cast<std::uint64_t>(sfs.f_type)};
+  }
+  e.fsmagic = last.second;
   // With the mark on the container's own mount, the path is the one the container sees.
-  char link[64];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char buf[4096];
-  ssize_t n = ::readlink(link, buf, sizeof buf);
-  if (n < 0) return fail_errno("readlink event fd");
-  e.path.assign(buf, static_cast<std::size_t>(n));
+  e.path_of = [fd] { return fd_path(fd); };
   if (!want_ids) return {};
   // A process that already exited (the event outlived it) has no status: ids stay unknown.
   auto r = read_status(pid, e);

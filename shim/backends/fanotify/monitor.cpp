@@ -46,7 +46,7 @@ struct Job {
   int fd = -1;
   pid_t pid = 0;
   std::uint64_t mask = 0;
-  std::uint64_t ino = 0;
+  struct stat st {};  // of the event fd, taken once by the reader
 };
 
 class Queue {
@@ -121,14 +121,13 @@ class Monitor {
           continue;
         }
         if (md->fd < 0) continue;
-        struct stat st {};
-        ::fstat(md->fd, &st);
-        Job j{md->fd, md->pid, md->mask, static_cast<std::uint64_t>(st.st_ino)};
-        Queue& q = queues_[j.ino % queues_.size()];
+        Job j{md->fd, md->pid, md->mask, {}};
+        if (::fstat(md->fd, &j.st) != 0) j.st.st_size = -1;  // describe_event reports it
+        Queue& q = queues_[static_cast<std::uint64_t>(j.st.st_ino) % queues_.size()];
         // Small files are answered right here when nothing of their shard is
         // pending (no thread hand-off); large ones go to the pool so that they
         // do not hold up other files.
-        if (st.st_size <= kInlineMaxSize && q.idle()) {
+        if (j.st.st_size <= kInlineMaxSize && q.idle()) {
           handle(j);
           ::close(j.fd);
         } else {
@@ -153,11 +152,11 @@ class Monitor {
   bool follows_exec(const Job& j, EventKind kind) {
     std::lock_guard lock(exec_mu_);
     if (kind == EventKind::exec) {
-      last_exec_[j.pid] = j.ino;
+      last_exec_[j.pid] = j.st.st_ino;
       return false;
     }
     auto it = last_exec_.find(j.pid);
-    if (it == last_exec_.end() || it->second != j.ino) return false;
+    if (it == last_exec_.end() || it->second != j.st.st_ino) return false;
     last_exec_.erase(it);
     return true;
   }
@@ -167,9 +166,10 @@ class Monitor {
     e.kind = (j.mask & FAN_OPEN_EXEC_PERM) ? EventKind::exec
              : (j.mask & FAN_OPEN_PERM)    ? EventKind::open
                                            : EventKind::close_write;
-    auto described = describe_event(j.fd, j.pid, e, want_ids_);
+    Result<void> described = fail("fstat of the event fd failed");
+    if (j.st.st_size >= 0) described = describe_event(j.fd, j.pid, j.st, e, want_ids_);
     if (e.kind != EventKind::close_write) e.follows_exec = follows_exec(j, e.kind);
-    EventFdContent content(j.fd);
+    EventFdContent content(j.fd, j.st.st_size);
     if (!config_.record_events.empty()) record_event(e, content);
     if (e.kind == EventKind::close_write) {
       if (described) engine_->modified(e, content);

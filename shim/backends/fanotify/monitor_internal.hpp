@@ -1,6 +1,7 @@
 // Pieces of the monitor process shared by its source files.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -17,7 +18,8 @@ namespace imashim::backends::fanotify {
 // The FileContent of a fanotify event fd: pread, fgetxattr, fsetxattr.
 class EventFdContent : public FileContent {
  public:
-  explicit EventFdContent(int fd) : fd_(fd) {}
+  // `size`: the file's size from the event's fstat (-1: not known), so hashing needs no fstat of its own.
+  explicit EventFdContent(int fd, off_t size = -1) : fd_(fd), size_(size) {}
   Result<Bytes> digest(formats::HashAlgo algo) override;
   Result<std::optional<Bytes>> ima_xattr() override;
   Result<void> set_ima_xattr(ByteView value) override;
@@ -25,11 +27,13 @@ class EventFdContent : public FileContent {
 
  private:
   int fd_;
+  off_t size_;
 };
 
-// Fills the event's file fields from the event fd and, with `want_ids`, the
-// opener's ids from /proc/<pid>/status.
-Result<void> describe_event(int fd, pid_t pid, FileEvent& event, bool want_ids);
+// Fills the event's file fields from the event fd's `st` (fstat, done once by
+// the reader) and fstatfs, the path lazily (FileEvent::path_of) and, with
+// `want_ids`, the opener's ids from /proc/<pid>/status.
+Result<void> describe_event(int fd, pid_t pid, const struct stat& st, FileEvent& event, bool want_ids);
 
 // The engine for a monitor config: policy, log, recorder, manifests, keys.
 Result<std::unique_ptr<Engine>> make_engine(const MonitorConfig& config);

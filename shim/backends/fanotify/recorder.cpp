@@ -32,6 +32,16 @@ std::string now_rfc3339() {
   return fmt::format("{}.{:06d}Z", buf, us);
 }
 
+// A JSON string; bytes that are not UTF-8 replaced, as append_jsonl does.
+std::string json_string(const std::string& s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) return "\"" + s + "\"";
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 class JsonlRecorder : public DecisionRecorder {
  public:
   JsonlRecorder(os::UniqueFd fd, int audit_fd) : fd_(std::move(fd)), audit_fd_(audit_fd) {}
@@ -39,26 +49,20 @@ class JsonlRecorder : public DecisionRecorder {
     if (audit_fd_ >= 0) audit_close(audit_fd_);
   }
 
+  // One line, keys in the order nlohmann::json would sort them, written with
+  // one write() (O_APPEND): no JSON object is built per decision.
   void record(const DecisionRecord& r) override {
     const FileEvent& e = *r.event;
     const Verdict& v = *r.verdict;
-    nlohmann::json j = {
-        {"time", now_rfc3339()},
-        {"container", r.container_id},
-        {"event", event_kind_name(e.kind)},
-        {"hook", hook_name(v.hook)},
-        {"action", r.action},
-        {"path", e.path},
-        {"pid", e.pid},
-        {"uid", e.ids_known ? nlohmann::json(e.uid) : nlohmann::json()},
-        {"euid", e.ids_known ? nlohmann::json(e.euid) : nlohmann::json()},
-        {"mode", mode_name(r.mode)},
-        {"decision", v.allow ? "allow" : "deny"},
-        {"cause", v.cause},
-        {"measured", v.measured},
-    };
-    if (!v.digest_hex.empty()) j["digest"] = v.digest_hex;
-    append_jsonl(fd_.get(), j);
+    std::string uid = e.ids_known ? std::to_string(e.uid) : "null", euid = e.ids_known ? std::to_string(e.euid) : "null";
+    std::string line = fmt::format(
+        "{{\"action\":{},\"cause\":{},\"container\":{},\"decision\":\"{}\",{}\"euid\":{},\"event\":\"{}\","
+        "\"hook\":\"{}\",\"measured\":{},\"mode\":\"{}\",\"path\":{},\"pid\":{},\"time\":\"{}\",\"uid\":{}}}\n",
+        json_string(r.action), json_string(v.cause), json_string(r.container_id), v.allow ? "allow" : "deny",
+        v.digest_hex.empty() ? std::string() : "\"digest\":" + json_string(v.digest_hex) + ",", euid,
+        event_kind_name(e.kind), hook_name(v.hook), v.measured, mode_name(r.mode), json_string(e.full_path()), e.pid,
+        now_rfc3339(), uid);
+    (void)!::write(fd_.get(), line.data(), line.size());
     if (audit_fd_ >= 0 && (!v.cause.empty() || r.action == "audit")) audit(r, e, v);
   }
 
@@ -116,11 +120,11 @@ std::string audit_record_text(const DecisionRecord& r, std::string_view comm) {
   std::string who = fmt::format("pid={} uid={}", e.pid, e.ids_known ? std::to_string(e.uid) : "?");
   std::string where = fmt::format("container={} imashim_mode={}", untrusted(r.container_id), mode_name(r.mode));
   if (v.cause.empty())
-    return fmt::format("file={} hash={} {} comm={} {}", untrusted(e.path),
+    return fmt::format("file={} hash={} {} comm={} {}", untrusted(e.full_path()),
                        untrusted(v.digest_hex.empty() ? "?" : v.digest_hex), who, untrusted(comm), where);
   bool appraising = r.action.find("appraise") != std::string::npos;
   return fmt::format("{} op={} cause={} comm={} name={} dev=\"{}:{}\" ino={} errno={} {}", who,
-                     appraising ? "appraise_data" : "collect_data", v.cause, untrusted(comm), untrusted(e.path),
+                     appraising ? "appraise_data" : "collect_data", v.cause, untrusted(comm), untrusted(e.full_path()),
                      major(static_cast<dev_t>(e.version.dev)), minor(static_cast<dev_t>(e.version.dev)),
                      e.version.ino, v.allow ? 0 : EACCES, where);
 }
@@ -226,7 +230,7 @@ nlohmann::json recorded_event_json(const FileEvent& e, const std::optional<Bytes
                       {"fgroup", e.fgroup},
                       {"fmode", e.fmode},
                       {"fsmagic", e.fsmagic},
-                      {"path", e.path},
+                      {"path", e.full_path()},
                       {"dev", e.version.dev},
                       {"ino", e.version.ino},
                       {"mtime_ns", e.version.mtime_ns},

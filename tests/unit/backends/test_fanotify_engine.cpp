@@ -2,7 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "imashim/backends/fanotify_engine.hpp"
@@ -304,7 +306,7 @@ TEST_CASE("fanotify engine: audit records are shaped like the kernel's", "[fanot
     e.ids_known = false;
     DecisionRecord m{"c", &e, &v, Mode::log, "measure"};
     CHECK(audit_record_text(m, "my tool") ==
-          "pid=42 uid=? op=collect_data cause=failed comm=6D7920746F6F6C name=2F746D7020612062 dev=\"0:52\" "
+          "pid=42 uid=? op=collect_data cause=failed comm=6D7920746F6F6C name=2F746D702F612062 dev=\"0:52\" "
           "ino=99 errno=0 container=\"c\" imashim_mode=log");
   }
   SECTION("an audit rule's record is shaped like INTEGRITY_RULE") {
@@ -314,4 +316,49 @@ TEST_CASE("fanotify engine: audit records are shaped like the kernel's", "[fanot
     CHECK(audit_record_text(a, "sh") ==
           "file=\"/bin/tampered\" hash=\"sha256:ab\" pid=42 uid=1000 comm=\"sh\" container=\"c\" imashim_mode=measure");
   }
+}
+
+TEST_CASE("fanotify engine: events.jsonl lines are valid JSON with every field", "[fanotify]") {
+  auto dir = std::filesystem::temp_directory_path() / ("imashim-jsonl-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto rec = open_recorder(dir, false);
+  REQUIRE(rec.ok());
+  FileEvent e = event(EventKind::open, "/etc/a \"quoted\"\\\x01\xff", 5);
+  e.uid = 7;
+  e.euid = 8;
+  Verdict v;
+  v.allow = false;
+  v.cause = "invalid-hash";
+  v.measured = true;
+  v.digest_hex = "sha256:00";
+  (*rec)->record(DecisionRecord{"c1", &e, &v, Mode::enforce, "measure+appraise"});
+  e.ids_known = false;
+  v = Verdict{};
+  (*rec)->record(DecisionRecord{"c1", &e, &v, Mode::log, "measure"});
+  rec->reset();
+  std::ifstream in(dir / "events.jsonl");
+  std::string line1, line2;
+  REQUIRE(std::getline(in, line1));
+  REQUIRE(std::getline(in, line2));
+  auto j = nlohmann::json::parse(line1);
+  CHECK(j["action"] == "measure+appraise");
+  CHECK(j["cause"] == "invalid-hash");
+  CHECK(j["container"] == "c1");
+  CHECK(j["decision"] == "deny");
+  CHECK(j["digest"] == "sha256:00");
+  CHECK(j["event"] == "open");
+  CHECK(j["hook"] == "FILE_CHECK");
+  CHECK(j["measured"] == true);
+  CHECK(j["mode"] == "enforce");
+  CHECK(j["path"] == "/etc/a \"quoted\"\\\x01\xef\xbf\xbd");  // not UTF-8: replaced
+  CHECK(j["pid"] == 42);
+  CHECK(j["uid"] == 7);
+  CHECK(j["euid"] == 8);
+  CHECK(j["time"].get<std::string>().size() == 27);
+  auto k = nlohmann::json::parse(line2);
+  CHECK(k["uid"].is_null());
+  CHECK(k["cause"] == "");
+  CHECK_FALSE(k.contains("digest"));
+  CHECK(k["decision"] == "allow");
+  std::filesystem::remove_all(dir);
 }
