@@ -37,4 +37,6 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${want[@]}"
+# fapolicyd's package also enables its service for the next boot: the benchmark runs private instances only.
+printf '%s\n' "${want[@]}" | grep -qx fapolicyd && { systemctl disable --quiet fapolicyd.service || true; }
 echo "install-deps: installed ${#want[@]} packages"

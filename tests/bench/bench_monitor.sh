@@ -2,7 +2,9 @@
 # The fanotify monitor's cost, inside real runc containers, monitor vs. no
 # monitor, paired runs in one go: exec loop (2,000 execs of busybox true),
 # open+read loop of an already measured 4 KiB file, first opens of fresh 4 KiB
-# files (hashing + one event round trip), monitor RSS. Prints medians and ratios.
+# files (hashing + one event round trip), monitor RSS. Prints medians and ratios,
+# and the same loops under fapolicyd (integrity = sha256) with their own paired
+# baseline, side by side (tests/bench/fapolicyd_loops.sh; BENCH_FAPOLICYD=0 skips).
 #   bash tests/bench/bench_monitor.sh BUILD_DIR   (root; BENCH_RUNS=5 BENCH_PIN=1 to pin to CPU 0)
 set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -63,7 +65,18 @@ for r in $(seq "$RUNS"); do  # paired, alternating
   run_plain "plain$r" >>"$TEST_TMP/plain" && echo >>"$TEST_TMP/plain"
   run_monitored "mon$r" >>"$TEST_TMP/mon"
 done
+# fapolicyd: the same loops on the same image, in a private mount namespace.
+fapo_skip=""
+if [ "${BENCH_FAPOLICYD:-1}" != 1 ]; then
+  fapo_skip="BENCH_FAPOLICYD=0"
+elif ! command -v fapolicyd >/dev/null; then
+  fapo_skip="fapolicyd is not installed (apt-get install fapolicyd)"
+elif ! unshare -m --propagation private bash "$src/tests/bench/fapolicyd_loops.sh" "$TEST_TMP/fapolicyd" "$LOWER" \
+    "$RUNS" "$EXECS" "$OPENS" "$FIRST" "$PIN" >"$TEST_TMP/fapo" 2>"$TEST_TMP/fapo.err"; then
+  fapo_skip="fapolicyd could not run: $(tail -3 "$TEST_TMP/fapo.err" | tr '\n' ' ')"
+fi
 col() { awk -v c="$2" 'NF >= 3 {print $c}' "$1" | median; }
+fcol() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$TEST_TMP/fapo" | median; }
 pe=$(col "$TEST_TMP/plain" 1) po=$(col "$TEST_TMP/plain" 2) pf=$(col "$TEST_TMP/plain" 3)
 me=$(col "$TEST_TMP/mon" 1) mo=$(col "$TEST_TMP/mon" 2) mf=$(col "$TEST_TMP/mon" 3) rss=$(col "$TEST_TMP/mon" 4)
 # sha256 of 4 KiB on this machine (OpenSSL, the monitor's hash), for the first-open budget.
@@ -71,10 +84,29 @@ kps=$(openssl speed -seconds 1 -bytes 4096 sha256 2>/dev/null | awk '/^sha256/ {
 hash_ns=$(awk -v k="$kps" 'BEGIN {printf "%.0f", 4096 / (k * 1000) * 1e9}')
 entries=$(wc -l <"$TEST_TMP/c/mon1/log/ascii_runtime_measurements")
 
-printf '\nfanotify monitor, %s paired runs, medians (%s)\n' "$RUNS" "$([ "$PIN" = 1 ] && echo "all pinned to CPU 0" || echo "CPUs not pinned, 2 vCPUs")"
-printf '%-34s %12s %12s %8s\n' "loop" "no monitor" "monitor" "ratio"
-awk -v a="$pe" -v b="$me" -v n="$EXECS" 'BEGIN {printf "%-34s %10.1f µs %10.1f µs %7.3fx\n", "exec of a measured binary (x" n ")", a/1000, b/1000, b/a}'
-awk -v a="$po" -v b="$mo" -v n="$OPENS" 'BEGIN {printf "%-34s %10.2f µs %10.2f µs %7.2fx\n", "open+read 4 KiB, measured (x" n ")", a/1000, b/1000, b/a}'
-awk -v a="$pf" -v b="$mf" -v n="$FIRST" 'BEGIN {printf "%-34s %10.2f µs %10.2f µs %7.2fx\n", "first open+read 4 KiB (x" n ")", a/1000, b/1000, b/a}'
-awk -v a="$pf" -v b="$mf" -v h="$hash_ns" 'BEGIN {printf "first open: +%.1f µs = sha256(4 KiB) %.1f µs + %.1f µs event round trip, log append, cache\n", (b-a)/1000, h/1000, (b-a-h)/1000}'
+if [ -z "$fapo_skip" ]; then
+  fpe=$(fcol plain 1) fpo=$(fcol plain 2) fpf=$(fcol plain 3)
+  ffe=$(fcol fapolicyd 1) ffo=$(fcol fapolicyd 2) fff=$(fcol fapolicyd 3) frss=$(fcol fapolicyd 4)
+else
+  fpe=0 fpo=0 fpf=0 ffe=0 ffo=0 fff=0 frss=0
+fi
+
+printf '\nfanotify monitor vs. fapolicyd, %s paired runs each, medians (%s); load average: %s\n' "$RUNS" \
+  "$([ "$PIN" = 1 ] && echo "all pinned to CPU 0" || echo "CPUs not pinned, $(nproc) vCPUs")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-34s %11s %11s %8s | %11s %11s %8s\n' "loop" "no monitor" "monitor" "ratio" "none" "fapolicyd" "ratio"
+row() {  # LABEL PLAIN MON FPLAIN FAPO
+  awk -v l="$1" -v a="$2" -v b="$3" -v c="$4" -v d="$5" 'BEGIN {
+    printf "%-34s %8.2f µs %8.2f µs %7.3fx | ", l, a/1000, b/1000, b/a
+    if (c > 0) printf "%8.2f µs %8.2f µs %7.3fx\n", c/1000, d/1000, d/c; else printf "%11s %11s %8s\n", "-", "-", "-" }'
+}
+row "exec of a measured binary (x$EXECS)" "$pe" "$me" "$fpe" "$ffe"
+row "open+read 4 KiB, measured (x$OPENS)" "$po" "$mo" "$fpo" "$ffo"
+row "first open+read 4 KiB (x$FIRST)" "$pf" "$mf" "$fpf" "$fff"
+awk -v a="$pf" -v b="$mf" -v h="$hash_ns" 'BEGIN {printf "first open, monitor: +%.1f µs = sha256(4 KiB) %.1f µs + %.1f µs event round trip, log append, cache\n", (b-a)/1000, h/1000, (b-a-h)/1000}'
+[ -z "$fapo_skip" ] && awk -v a="$fpf" -v b="$fff" 'BEGIN {printf "first open, fapolicyd: +%.1f µs\n", (b-a)/1000}'
 echo "monitor RSS (peak, median of runs): ${rss} kB; log entries per run: $entries"
+if [ -z "$fapo_skip" ]; then
+  echo "fapolicyd RSS (peak, median of runs): ${frss} kB (integrity=sha256, trust=file, watch_fs=overlay, private mount namespace, not in a container)"
+else
+  echo "fapolicyd: skipped: $fapo_skip"
+fi
