@@ -194,6 +194,16 @@ ImageFile image_file_from_manifest(std::string path, std::uint32_t mode, std::ui
   return {std::move(path), mode & 07777, uid, gid, size, so ? ElfType::shared_object : ElfType::none};
 }
 
+std::vector<ImageFile> image_files_from_manifests(const std::vector<label::Manifest>& layers) {
+  std::map<std::string_view, const label::ManifestEntry*> seen;
+  for (const auto& layer : layers)
+    for (const auto& e : layer.entries) seen.try_emplace(e.path, &e);
+  std::vector<ImageFile> out;
+  out.reserve(seen.size());
+  for (const auto& [path, e] : seen) out.push_back(image_file_from_manifest(e->path, e->mode, e->uid, e->gid, e->size));
+  return out;
+}
+
 std::string_view policy_mode_name(PolicyMode m) {
   static constexpr std::string_view names[] = {"off", "measure", "log", "enforce"};
   return names[static_cast<int>(m)];

@@ -67,9 +67,23 @@ std::vector<policy::Volume> volumes_of(const json& config) {
   return out;
 }
 
+// The image's files: from the layer manifests when every layer has one (they
+// were just written or found in the layer cache), else from a rootfs walk.
+Result<std::vector<policy::ImageFile>> image_files(const PolicyRequest& req) {
+  std::size_t layers = req.layers.overlay ? req.layers.lower.size() : 1;
+  if (req.labels.manifests.empty() || req.labels.manifests.size() != layers)
+    return policy::scan_rootfs(req.bundle.rootfs);
+  std::vector<label::Manifest> manifests;
+  for (const auto& path : req.labels.manifests) {
+    IMASHIM_TRY(auto m, label::read_manifest(path.string()));
+    manifests.push_back(std::move(m));
+  }
+  return policy::image_files_from_manifests(manifests);
+}
+
 Result<std::string> derive_policy(const PolicyRequest& req) {
   policy::GenerateInput in;
-  IMASHIM_TRY(in.files, policy::scan_rootfs(req.bundle.rootfs));
+  IMASHIM_TRY(in.files, image_files(req));
   in.image = image_config_of(req.bundle.config);
   in.annotations = req.bundle.annotations;
   in.volumes = volumes_of(req.bundle.config);

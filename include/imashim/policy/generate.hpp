@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "imashim/formats/hash.hpp"
+#include "imashim/label/manifest.hpp"
 #include "imashim/policy/policy.hpp"
 #include "imashim/util/result.hpp"
 
@@ -47,6 +48,14 @@ struct ImageFile {
 // full st_mode; only the permission bits are kept.
 ImageFile image_file_from_manifest(std::string path, std::uint32_t mode, std::uint32_t uid,
                                    std::uint32_t gid, std::uint64_t size);
+
+// The files a container sees from its image layers' manifests, topmost layer
+// first: the first manifest naming a path wins, as the overlay shows that
+// layer's file. Sorted by path. What the labeller wrote is read back instead
+// of walking the rootfs again on each create. A file that an upper layer
+// deletes (overlay whiteout) still counts from the lower layer's manifest: it
+// can only add an owner's appraise rule, never drop one.
+std::vector<ImageFile> image_files_from_manifests(const std::vector<label::Manifest>& layers);
 
 // Walks a rootfs without following symlinks or crossing into other
 // filesystems; regular files only. Errors name the path.

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "imashim/policy/builtin.hpp"
 #include "imashim/policy/evaluate.hpp"
+#include "imashim/label/labeller.hpp"
 #include "imashim/policy/generate.hpp"
 
 using namespace imashim;
@@ -186,4 +188,72 @@ TEST_CASE("generate: image files from a label manifest", "[policy][generate]") {
   ImageFile prog = image_file_from_manifest("/bin/sh", 0100755, 0, 0, 1);
   CHECK(prog.executable());
   CHECK(prog.elf == ElfType::none);
+}
+
+namespace {
+// A layer on disk: a program, a library, a config file, one file of another owner when root.
+std::filesystem::path make_layer_fixture() {
+  char tmpl[] = "/tmp/imashim-layer-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::filesystem::path root(tmpl);
+  for (const char* d : {"bin", "lib", "etc", "home/app"}) std::filesystem::create_directories(root / d);
+  { std::ofstream(root / "bin/prog") << std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\x00", 18); }
+  { std::ofstream(root / "lib/libx.so.1") << std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\x00", 18); }
+  { std::ofstream(root / "etc/conf") << "x=1\n"; }
+  { std::ofstream(root / "home/app/run.sh") << "#!/bin/sh\n"; }
+  ::chmod((root / "bin/prog").c_str(), 0755);
+  ::chmod((root / "lib/libx.so.1").c_str(), 0644);
+  ::chmod((root / "home/app/run.sh").c_str(), 0750);
+  if (::geteuid() == 0) REQUIRE(::chown((root / "home/app/run.sh").c_str(), 1000, 1000) == 0);
+  std::filesystem::create_symlink("prog", root / "bin/sh");
+  return root;
+}
+}  // namespace
+
+TEST_CASE("generate: layer manifests give the same policy as a rootfs scan", "[policy][generate]") {
+  auto root = make_layer_fixture();
+  auto scanned = scan_rootfs(root);
+  label::LabelOptions options;
+  options.mode = label::LabelMode::check;  // the manifest only: no labels written
+  options.jobs = 1;
+  auto report = label::label_tree(root.string(), options);
+  std::filesystem::remove_all(root);
+  REQUIRE(scanned.ok());
+  REQUIRE(report.ok());
+  std::sort(scanned->begin(), scanned->end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  auto from_manifests = image_files_from_manifests({report->manifest});
+  REQUIRE(from_manifests.size() == scanned->size());
+  for (auto mode : {PolicyMode::measure, PolicyMode::log, PolicyMode::enforce}) {
+    INFO(policy_mode_name(mode));
+    auto a = sample_input(mode), b = sample_input(mode);
+    a.files = *scanned;
+    b.files = from_manifests;
+    auto ga = generate_policy(a), gb = generate_policy(b);
+    REQUIRE(ga.ok());
+    REQUIRE(gb.ok());
+    CHECK(to_string(gb->policy, WithComments::yes) == to_string(ga->policy, WithComments::yes));
+    if (mode == PolicyMode::enforce && ::geteuid() == 0)
+      CHECK(text_of(*gb).find("appraise fowner=1000") != std::string::npos);
+  }
+}
+
+TEST_CASE("generate: the topmost layer's manifest entry wins", "[policy][generate]") {
+  auto entry = [](std::string path, std::uint32_t mode, std::uint32_t uid) {
+    label::ManifestEntry e;
+    e.path = std::move(path);
+    e.mode = mode;
+    e.uid = e.gid = uid;
+    return e;
+  };
+  label::Manifest upper, lower;
+  upper.entries = {entry("/bin/sh", 0100644, 1000), entry("/etc/app", 0100644, 0)};
+  lower.entries = {entry("/bin/ls", 0100755, 0), entry("/bin/sh", 0100755, 0)};
+  auto files = image_files_from_manifests({upper, lower});
+  REQUIRE(files.size() == 3);
+  CHECK(files[0].path == "/bin/ls");
+  CHECK(files[1].path == "/bin/sh");
+  CHECK(files[1].uid == 1000);
+  CHECK_FALSE(files[1].executable());
+  CHECK(files[2].path == "/etc/app");
+  CHECK(image_files_from_manifests({}).empty());
 }
