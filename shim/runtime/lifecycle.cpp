@@ -33,8 +33,13 @@ std::string now_rfc3339() {
   return buf;
 }
 
-// Writes `text` to `path` atomically (temp file + fsync + rename).
-Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t perm = 0600) {
+// Whether a file must survive a crash of the node: the container's record in
+// its log dir does; its live state does not (it lives in state_root, /run,
+// like runc's own state, which runc does not sync either).
+enum class Durable { no, yes };
+
+// Writes `text` to `path` atomically (temp file + rename; fsync first if durable).
+Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t perm, Durable durable) {
   auto tmp = path;
   tmp += ".tmp";
   os::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, perm));
@@ -46,7 +51,7 @@ Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t pe
     if (n < 0) return fail_errno(fmt::format("write {}", tmp.string()));
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return fail_errno(fmt::format("fsync {}", tmp.string()));
+  if (durable == Durable::yes && ::fsync(fd.get()) != 0) return fail_errno(fmt::format("fsync {}", tmp.string()));
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno(fmt::format("rename {}", path.string()));
   return {};
@@ -222,7 +227,8 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
     fs::remove_all(r.log_dir, ignore);
     return fail(std::move(e));
   };
-  if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644); !w) return undo(std::move(w).error());
+  if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644, Durable::yes); !w)
+    return undo(std::move(w).error());
   // With on_failure=require a TPM that does not answer stops the container here.
   // The start anchor also separates this container from an earlier one with its id.
   if (auto ac = anchor_config(p.node))
@@ -238,7 +244,7 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
     return undo(std::move(e));
   }
   s.attachment = std::move(*attached);
-  if (auto w = write_atomic(r.state_dir / "state.json", s.to_json().dump(2) + "\n"); !w) {
+  if (auto w = write_atomic(r.state_dir / "state.json", s.to_json().dump(2) + "\n", 0600, Durable::no); !w) {
     (void)p.backend->detach(s.attachment, r);
     return undo(std::move(w).error());
   }
@@ -268,7 +274,8 @@ Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipelin
   }
   json record = s.to_json();
   record["deleted"] = now_rfc3339();
-  IMASHIM_TRY_VOID(write_atomic(s.request.log_dir / "container.json", record.dump(2) + "\n", 0644));
+  IMASHIM_TRY_VOID(
+      write_atomic(s.request.log_dir / "container.json", record.dump(2) + "\n", 0644, Durable::yes));
   fs::remove_all(dir, ec);
   if (ec) return fail(fmt::format("remove {}: {}", dir.string(), ec.message()));
   return {};

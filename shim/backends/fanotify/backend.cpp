@@ -48,6 +48,20 @@ std::string read_line(int fd, std::chrono::milliseconds timeout) {
   return out.substr(0, out.find('\n'));
 }
 
+// Writes the monitor's config: atomically (temp file + rename) but not
+// durably. The monitor reads it at once; after a crash of the node neither
+// the monitor nor the container exists to need it.
+Result<void> write_handoff(const std::filesystem::path& path, std::string_view text) {
+  auto tmp = path;
+  tmp += ".tmp";
+  os::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return fail_errno("create `" + tmp.string() + "`");
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return fail_errno("write `" + tmp.string() + "`");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno("rename `" + tmp.string() + "`");
+  return {};
+}
+
 // Double fork: the monitor is nobody's child in the caller's process tree,
 // has its own session and none of the caller's stdio (engines wait on those).
 Result<void> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
@@ -110,7 +124,8 @@ class FanotifyBackend : public Backend {
     // Fail before spawning on what the monitor would refuse anyway.
     if (auto p = make_policy_view(config.policy_text); !p) return std::move(p).with_context("container policy");
     auto config_path = state / "monitor.json";
-    IMASHIM_TRY_VOID(formats::write_file_atomic(config_path, config.to_json().dump(2)));
+    std::filesystem::remove(state / kFinalizedMark, ec);  // left by an earlier monitor of this dir
+    IMASHIM_TRY_VOID(write_handoff(config_path, config.to_json().dump(2)));
     IMASHIM_TRY(auto exe, find_monitor(options_));
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("pipe");
@@ -148,6 +163,9 @@ class FanotifyBackend : public Backend {
         }
       }
     }
+    // The monitor finished its log itself: nothing to repair, nothing to redo.
+    std::error_code ec;
+    if (std::filesystem::remove(state_dir(request, config) / kFinalizedMark, ec)) return {};
     if (log_dir.empty() || !std::filesystem::exists(log_dir / "binary_runtime_measurements")) return {};
     {  // a monitor killed mid-write leaves a torn tail: opening the appender repairs it
       IMASHIM_TRY(auto app, formats::MeasurementLogAppender::open(log_dir / "binary_runtime_measurements",
@@ -160,6 +178,10 @@ class FanotifyBackend : public Backend {
  private:
   static std::filesystem::path state_dir(const AttachRequest& r) {
     return r.state_dir.empty() ? r.log_dir : r.state_dir;
+  }
+  // At detach: the monitor's state dir is the one that holds its config.
+  static std::filesystem::path state_dir(const AttachRequest& r, const std::filesystem::path& config) {
+    return config.has_parent_path() ? config.parent_path() : state_dir(r);
   }
   static Result<void> validate(const AttachRequest& r) {
     if (r.container_id.empty()) return fail("attach: empty container id");

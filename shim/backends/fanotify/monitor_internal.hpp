@@ -59,5 +59,9 @@ Result<void> confine_monitor();
 void append_jsonl(int fd, const nlohmann::json& j);
 
 inline constexpr const char* kMonitorName = "ima-monitor";
+// Created in the monitor's state dir once it has answered its last event and
+// flushed and finalized the log: detach, seeing it after the monitor exited,
+// has nothing left to repair or finalize (and removes it).
+inline constexpr const char* kFinalizedMark = "monitor.finalized";
 
 }  // namespace imashim::backends::fanotify
