@@ -1,4 +1,5 @@
 #include "imashim/backends/select.hpp"
+#include "imashim/os/file.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -20,12 +21,7 @@ bool present(const fs::path& p) {
   return fs::exists(p, ec);
 }
 
-std::string read_small(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_small(const fs::path& p) { return os::read_file(p).value_or(std::string()); }
 
 // One probe per kernel backend, in the order of preference: usable() says
 // whether the node supports it and puts the reason, either way, in `why`.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "imashim/formats/measurement_log.hpp"
+#include "imashim/os/file.hpp"
 
 namespace imashim::formats {
 namespace {
@@ -50,23 +51,7 @@ Result<Bytes> read_fd(int fd, const std::string& what) {
 
 }  // namespace
 
-Result<Bytes> read_whole_file(const std::filesystem::path& path) {
-  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno("open " + path.string());
-  // securityfs files report size 0 and do not support pread: read sequentially.
-  Bytes out;
-  std::uint8_t buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("read " + path.string());
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-  }
-  return out;
-}
+Result<Bytes> read_whole_file(const std::filesystem::path& path) { return os::read_file_bytes(path); }
 
 Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view data) {
   std::filesystem::path tmp = path;

@@ -1,5 +1,6 @@
 // The per-layer label cache and layer labelling (layer_cache.hpp).
 #include "imashim/label/layer_cache.hpp"
+#include "imashim/os/file.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -32,14 +33,6 @@ Result<void> mkdir_p(const std::string& path, mode_t mode) {
     if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return fail_errno("create directory `" + cur + "`");
   }
   return {};
-}
-
-Result<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail_errno("open `" + path + "`");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The fingerprint of a layer directory: birth time and mtime of the directory, and
@@ -166,7 +159,7 @@ std::string LayerCache::record_path(const LayerIdentity& id) const { return root
 Result<std::optional<LayerRecord>> LayerCache::lookup(const LayerIdentity& id, formats::HashAlgo algo,
                                                       std::optional<std::uint32_t> keyid) const {
   std::string path = record_path(id);
-  auto text = read_text(path);
+  auto text = os::read_file(path);
   if (!text) {
     if (text.error().sys_errno() == ENOENT) return std::optional<LayerRecord>();
     return std::move(text).with_context("layer cache");

@@ -1,5 +1,6 @@
 // Layer manifests (manifest.hpp).
 #include "imashim/label/manifest.hpp"
+#include "imashim/os/file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -180,11 +181,8 @@ Result<void> write_manifest(const std::string& path, const Manifest& manifest) {
 }
 
 Result<Manifest> read_manifest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail_errno("open manifest `" + path + "`");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return Manifest::parse(ss.str(), path);
+  IMASHIM_TRY(std::string text, os::read_file(path));
+  return Manifest::parse(text, path);
 }
 
 }  // namespace imashim::label

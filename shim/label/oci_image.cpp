@@ -1,5 +1,6 @@
 // Labelling the layers of an OCI image layout (oci_image.hpp).
 #include "imashim/label/oci_image.hpp"
+#include "imashim/os/file.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -45,16 +46,8 @@ Result<Compression> compression_of(const std::string& media_type) {
   return fail("layer media type `" + media_type + "` is not a tar layer this tool can rewrite");
 }
 
-Result<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail_errno("open `" + path + "`");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<json> read_json(const std::string& path) {
-  IMASHIM_TRY(std::string text, read_text(path));
+  IMASHIM_TRY(std::string text, os::read_file(path));
   try {
     return json::parse(text);
   } catch (const std::exception& e) {

@@ -1,4 +1,5 @@
 #include "imashim/node/facts.hpp"
+#include "imashim/os/file.hpp"
 
 #include <sys/fanotify.h>
 #include <sys/utsname.h>
@@ -18,11 +19,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::optional<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return std::move(ss).str();
+  auto text = os::read_file(p);
+  if (!text) return std::nullopt;
+  return std::move(text).value();
 }
 
 std::string first_line(std::string s) {

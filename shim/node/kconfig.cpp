@@ -1,4 +1,5 @@
 #include "imashim/node/kconfig.hpp"
+#include "imashim/os/file.hpp"
 
 #include <archive.h>
 
@@ -41,14 +42,8 @@ Result<std::string> gunzip(const std::filesystem::path& file) {
 }  // namespace
 
 Result<std::string> read_maybe_gzip(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail_errno(fmt::format("open `{}`", file.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = std::move(ss).str();
-  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f &&
-      static_cast<unsigned char>(text[1]) == 0x8b)
-    return gunzip(file);
+  auto text = os::read_file(file);
+  if (text.ok() && std::string_view(*text).starts_with("\x1f\x8b")) return gunzip(file);  // gzip magic
   return text;
 }
 

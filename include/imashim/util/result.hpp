@@ -63,6 +63,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
+  T value_or(T fallback) && { return ok() ? std::move(*this).value() : std::move(fallback); }
+
   Error& error() & { return std::get<1>(v_); }
   const Error& error() const& { return std::get<1>(v_); }
   Error&& error() && { return std::get<1>(std::move(v_)); }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "imashim/backends/kernel.hpp"
+#include "imashim/os/file.hpp"
 
 namespace imashim::backends::kernel {
 namespace {
@@ -24,13 +25,7 @@ class RealSysFiles final : public SysFiles {
     return os::UniqueFd(fd);
   }
   ssize_t write(int fd, std::string_view data) override { return ::write(fd, data.data(), data.size()); }
-  Result<std::string> read(const std::filesystem::path& path) override {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail_errno("read `" + path.string() + "`");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  Result<std::string> read(const std::filesystem::path& path) override { return os::read_file(path); }
   bool exists(const std::filesystem::path& path) override {
     std::error_code ec;
     return std::filesystem::exists(path, ec);

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "imashim/node/doctor.hpp"
+#include "imashim/os/file.hpp"
 #include "imashim/runtime/config.hpp"
 
 namespace imashim::imactl {
@@ -19,10 +20,8 @@ Result<runtime::NodeConfig> node_config_under(const std::filesystem::path& root)
   std::filesystem::path file = root / "etc/imashim/config.json";
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return runtime::NodeConfig{};
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return runtime::parse_node_config(text.str(), file.string());
+  IMASHIM_TRY(std::string text, os::read_file(file));
+  return runtime::parse_node_config(text, file.string());
 }
 
 }  // namespace

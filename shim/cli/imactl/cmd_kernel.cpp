@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "imashim/backends/kernel.hpp"
+#include "imashim/os/file.hpp"
 #include "imashim/backends/select.hpp"
 
 namespace imashim::imactl {
@@ -16,20 +17,13 @@ struct KernelOptions {
   std::string securityfs = "/sys/kernel/security";
 };
 
-Result<std::string> read_text(const std::string& path) {
-  std::ifstream in(path == "-" ? "/dev/stdin" : path, std::ios::binary);
-  if (!in) return fail_errno("read policy `" + path + "`");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::filesystem::path policy_file(const KernelOptions& o) {
   return std::filesystem::path(o.securityfs) / "ima" / "policy";
 }
 
 int run_check(const KernelOptions& o) {
-  auto text = read_text(o.policy_path);
+  auto text = os::read_file(o.policy_path);
   if (!text) return report_error(text.error().message());
   auto files = backends::kernel::real_sys_files();
   auto verdicts = backends::kernel::check_policy(*files, policy_file(o), *text);
@@ -46,7 +40,7 @@ int run_check(const KernelOptions& o) {
 }
 
 int run_load(const KernelOptions& o) {
-  auto text = read_text(o.policy_path);
+  auto text = os::read_file(o.policy_path);
   if (!text) return report_error(text.error().message());
   auto files = backends::kernel::real_sys_files();
   auto r = backends::kernel::load_policy(*files, policy_file(o), *text);

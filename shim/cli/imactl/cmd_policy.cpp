@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "imashim/label/manifest.hpp"
+#include "imashim/os/file.hpp"
 #include "imashim/policy/builtin.hpp"
 #include "imashim/policy/evaluate.hpp"
 #include "imashim/policy/generate.hpp"
@@ -20,14 +21,6 @@ namespace {
 using namespace imashim::policy;
 using nlohmann::json;
 
-Result<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail_errno(fmt::format("open `{}`", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return fail_errno(fmt::format("read `{}`", path));
-  return ss.str();
-}
 
 Result<KernelFeatures> features_from(const std::string& kernel, bool no_modsig, bool no_lsm) {
   KernelFeatures f;
@@ -55,7 +48,7 @@ struct CheckArgs {
 };
 
 int run_check(const CheckArgs& a) {
-  auto text = read_text(a.file);
+  auto text = os::read_file(a.file);
   if (!text.ok()) return report_error(text.error().message());
   auto features = features_from(a.kernel, a.no_modsig, a.no_lsm);
   if (!features.ok()) return report_error(features.error().message());
@@ -182,7 +175,7 @@ Result<Access> access_from(const ExplainArgs& a) {
 Result<Policy> load_policy(const ExplainArgs& a) {
   if (!a.profile.empty()) return named_policy(a.profile);
   if (a.file.empty()) return fail("give a policy FILE or --profile NAME");
-  IMASHIM_TRY(auto text, read_text(a.file));
+  IMASHIM_TRY(auto text, os::read_file(a.file));
   KernelFeatures f;
   if (!a.kernel.empty()) {
     IMASHIM_TRY(f, kernel_target(a.kernel));
@@ -255,7 +248,7 @@ Result<GenerateInput> generate_input(const GenerateArgs& a) {
       in.files.push_back(image_file_from_manifest(std::move(e.path), e.mode, e.uid, e.gid, e.size));
   }
   if (!a.image_config.empty()) {
-    IMASHIM_TRY(auto text, read_text(a.image_config));
+    IMASHIM_TRY(auto text, os::read_file(a.image_config));
     IMASHIM_TRY(in.image, parse_image_config(text, a.image_config));
   }
   for (const auto& kv : a.annotations) {

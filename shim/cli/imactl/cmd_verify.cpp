@@ -4,16 +4,12 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "imashim/os/file.hpp"
 #include "imashim/formats/measurement_log.hpp"
 #include "imashim/tpm/attest.hpp"
 
 namespace imashim::imactl {
 namespace {
-
-Result<std::string> read_text(const std::string& path) {
-  IMASHIM_TRY(Bytes data, formats::read_whole_file(path));
-  return std::string(data.begin(), data.end());
-}
 
 struct Opts {
   std::string bundle, nonce, ak_pub, keylime;
@@ -29,10 +25,10 @@ Result<tpm::VerifyOptions> verify_options(const Opts& o) {
     v.nonce = *n;
   }
   if (!o.ak_pub.empty()) {
-    IMASHIM_TRY(v.ak_pem, read_text(o.ak_pub));
+    IMASHIM_TRY(v.ak_pem, os::read_file(o.ak_pub));
   }
   if (!o.keylime.empty()) {
-    IMASHIM_TRY(std::string text, read_text(o.keylime));
+    IMASHIM_TRY(std::string text, os::read_file(o.keylime));
     IMASHIM_TRY(v.reference, tpm::reference_from_keylime(text, o.keylime));
   } else if (!o.manifests.empty()) {
     std::vector<std::filesystem::path> paths(o.manifests.begin(), o.manifests.end());
@@ -54,7 +50,7 @@ void add_verify_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", opts->json, "Print the report as JSON");
   cmd->callback([opts, &action] {
     action = [opts] {
-      auto text = read_text(opts->bundle);
+      auto text = os::read_file(opts->bundle);
       if (!text) return report_error("verify: " + text.error().message());
       auto bundle = nlohmann::json::parse(*text, nullptr, false);
       if (bundle.is_discarded()) return report_error("verify: " + opts->bundle + ": not JSON");
