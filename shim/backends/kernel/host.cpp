@@ -1,5 +1,8 @@
 #include "imashim/backends/host.hpp"
 
+#include <string>
+#include <vector>
+
 #include "log_files.hpp"
 
 namespace imashim::backends {
@@ -8,12 +11,45 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kLogs[] = {"binary_runtime_measurements", "ascii_runtime_measurements"};
 
-// Appraisal is enforced unless ima_appraise= says off, log or fix.
-bool appraise_enforced(const HostOptions& o) {
+// The kernel's appraisal mode: ima_appraise= on the command line, enforce
+// when absent (CONFIG_IMA_APPRAISE_BOOTPARAM's default); "" when the command
+// line cannot be read.
+std::string appraise_mode(const HostOptions& o) {
   auto cmdline = o.files->read(o.proc / "cmdline");
-  if (!cmdline) return false;
-  auto mode = kernel::cmdline_param(*cmdline, "ima_appraise");
-  return !mode || (*mode != "off" && *mode != "log" && *mode != "fix");
+  if (!cmdline) return "";
+  return kernel::cmdline_param(*cmdline, "ima_appraise").value_or("enforce");
+}
+
+// The kernel appraisal modes that give a container mode what it asks for:
+// log needs appraisal verdicts, enforce needs refusals. `fix` rewrites bad
+// labels instead of judging them, so it serves neither.
+struct ModeNeed {
+  Mode mode;
+  std::vector<std::string_view> kernel_modes;
+};
+const std::vector<ModeNeed>& mode_needs() {
+  static const std::vector<ModeNeed> needs{
+      {Mode::log, {"enforce", "log"}},
+      {Mode::enforce, {"enforce"}},
+  };
+  return needs;
+}
+
+Result<void> check_mode(const HostOptions& o, Mode mode) {
+  auto kernel_mode = appraise_mode(o);
+  for (const auto& need : mode_needs()) {
+    if (need.mode != mode) continue;
+    std::string wanted;
+    for (auto m : need.kernel_modes) {
+      if (m == kernel_mode) return {};
+      wanted += (wanted.empty() ? "ima_appraise=" : " or ima_appraise=") + std::string(m);
+    }
+    auto seen = kernel_mode.empty() ? "`" + (o.proc / "cmdline").string() + "` cannot be read"
+                                    : "the kernel runs with ima_appraise=" + kernel_mode;
+    return fail("host: " + std::string(mode_name(mode)) + " mode needs " + wanted + " (the host policy's " +
+                "appraisal mode; a container cannot change it), but " + seen);
+  }
+  return {};
 }
 
 Result<std::string> read_log(const HostOptions& o, const char* name) {
@@ -27,10 +63,11 @@ Result<std::string> read_log(const HostOptions& o, const char* name) {
 HostBackend::HostBackend(HostOptions options) : o_(std::move(options)) {}
 
 Capabilities HostBackend::capabilities() const {
-  return {.per_container_policy = false, .per_container_log = false, .enforce = appraise_enforced(o_)};
+  return {.per_container_policy = false, .per_container_log = false, .enforce = appraise_mode(o_) == "enforce"};
 }
 
 Result<Attachment> HostBackend::attach(const AttachRequest& request) {
+  IMASHIM_TRY_VOID(check_mode(o_, request.mode));
   Attachment a;
   a.kind = Kind::host;
   a.extra = nlohmann::json::object();

@@ -47,6 +47,44 @@ TEST_CASE("host backend: node policy install is one load; a second says why it f
   CHECK(again.error().message().find("already loaded this boot") != std::string::npos);
 }
 
+TEST_CASE("host backend: log and enforce modes need the kernel's appraisal mode, else attach fails closed",
+          "[backends]") {
+  struct Row {
+    const char* cmdline;
+    Mode mode;
+    bool attaches;
+  };
+  const Row rows[] = {
+      {"ima_appraise=enforce", Mode::enforce, true},  {"quiet", Mode::enforce, true},  // absent: enforce
+      {"ima_appraise=log", Mode::enforce, false},     {"ima_appraise=fix", Mode::enforce, false},
+      {"ima_appraise=off", Mode::enforce, false},     {"ima_appraise=log", Mode::log, true},
+      {"ima_appraise=enforce", Mode::log, true},      {"ima_appraise=fix", Mode::log, false},
+      {"ima_appraise=off", Mode::measure, true},      {"ima_appraise=fix", Mode::measure, true},
+  };
+  for (const auto& row : rows) {
+    TempDir t;
+    auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+    testing::write_text(t.path() / "proc" / "cmdline", std::string(row.cmdline) + "\n");
+    testing::write_text(fake->ima() / "ascii_runtime_measurements", "");
+    testing::write_text(fake->ima() / "binary_runtime_measurements", "");
+    HostBackend backend({.securityfs = fake->root(), .proc = t.path() / "proc", .files = fake});
+    AttachRequest req;
+    req.mode = row.mode;
+    auto a = backend.attach(req);
+    INFO(row.cmdline << " mode " << mode_name(row.mode) << ": " << (a.ok() ? "attached" : a.error().message()));
+    CHECK(a.ok() == row.attaches);
+    if (!a.ok()) CHECK(a.error().message().find("ima_appraise=") != std::string::npos);
+  }
+  TempDir t;  // no readable command line: nothing to show that the kernel enforces
+  auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+  HostBackend backend({.securityfs = fake->root(), .proc = t.path() / "no-proc", .files = fake});
+  AttachRequest req;
+  req.mode = Mode::enforce;
+  auto a = backend.attach(req);
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.error().message().find("cannot be read") != std::string::npos);
+}
+
 TEST_CASE("host backend: no IMA log is a clear attach error", "[backends]") {
   TempDir t;
   auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
