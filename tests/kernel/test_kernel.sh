@@ -8,6 +8,8 @@ source "$IMASHIM_SRC/tests/lib/qemu.sh"
 [ -x "$IMACTL" ] || need imactl "build the project first"
 need_tools "package e2fsprogs" mkfs.ext4
 need_tools "package ima-evm-utils" evmctl
+need_tools "package runc (brought into the guest for the host backend's containers)" runc
+QEMU_HOST_TOOLS+=("$(command -v runc)")
 
 share=$TEST_TMP/share
 mkdir -p "$share/policies" "$share/out"
@@ -81,13 +83,26 @@ if label "$d" --algo sha256 --sign "$TEST_TMP/key.pem" --cert "$share/ima-key.de
   expect imashim-signed/good open
   expect imashim-signed/tampered EACCES invalid-signature
 fi
-mkfs.ext4 -q -F -U "$uuid" -d "$src" "$TEST_TMP/disk.img" 16M >/dev/null
+# An image layer for the host backend's containers (labelled in the guest by ima-runc).
+layer=$src/image/layer0
+make_busybox_rootfs "$layer"
+mkdir -p "$layer/app"
+printf '#!/bin/sh\necho hello from the image\n' >"$layer/app/hello"
+printf '#!/bin/sh\necho tool from the image\n' >"$layer/app/tool"
+chmod +x "$layer/app/hello" "$layer/app/tool"
+echo "image data" >"$layer/app/data"
+mkfs.ext4 -q -F -U "$uuid" -d "$src" "$TEST_TMP/disk.img" 24M >/dev/null
 cat >"$share/appraise.policy" <<POLICY
 # loaded for real at the end of the guest run
 measure func=BPRM_CHECK
 measure func=FILE_CHECK mask=MAY_READ uid=0
 appraise func=FILE_CHECK fsuuid=$uuid
 appraise func=BPRM_CHECK fsuuid=$uuid
+# containers' files: every file on an overlayfs (0x794c7630), executed or read
+# (mask=MAY_READ: an exec's own open is a FILE_CHECK with MAY_EXEC, appraised
+# there before BPRM_CHECK could measure it)
+appraise func=BPRM_CHECK fsmagic=0x794c7630
+appraise func=FILE_CHECK mask=MAY_READ fsmagic=0x794c7630
 POLICY
 
 qemu_kernel_fetch
@@ -95,6 +110,7 @@ QEMU_INITRD=$TEST_TMP/initrd.gz
 qemu_initramfs "$QEMU_INITRD"
 qemu_swtpm_start "$TEST_TMP/tpm" || { fail "swtpm did not start"; finish; }
 cp "$IMASHIM_SRC/tests/kernel/guest/suite.sh" "$share/run.sh"
+cp "$IMASHIM_SRC/tests/kernel/guest/host_backend.sh" "$share/host_backend.sh"
 start=$(date +%s)
 qemu_boot "$share" "ima_policy=tcb ima_template=ima-ng ima_hash=sha256 ima_appraise=enforce" \
   "${QEMU_TPM_ARGS[@]}" -drive "file=$TEST_TMP/disk.img,format=raw,if=virtio"

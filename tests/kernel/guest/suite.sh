@@ -4,7 +4,9 @@
 #   /host/appraise.policy     the policy loaded for real at the end
 #   /host/labels.tsv          path<TAB>expect(open|EACCES)<TAB>cause  for files on /dev/vda
 #   /host/gaps                checks the host could not prepare (missing commands)
+#   /host/host_backend.sh     the host backend end to end (containers under ima-runc)
 . /guest-lib.sh
+. /host/host_backend.sh
 mkdir -p /tmp/w
 [ -f /host/gaps ] && while IFS= read -r g; do g_skip "$g"; done </host/gaps
 
@@ -66,6 +68,10 @@ if [ -f /host/verdicts.tsv ]; then
   done </host/verdicts.tsv
 fi
 
+# --- the host backend, before the load: a container measured under the boot's tcb policy
+host_e2e_measure
+host_e2e_tamper
+
 # --- the one real load of this boot, then appraisal of labelled files
 if [ -f /host/appraise.policy ]; then
   if [ -f /host/ima-key.der ]; then
@@ -84,5 +90,7 @@ if [ -f /host/appraise.policy ]; then
     fi
   done </host/labels.tsv
   dmesg | grep -e 'integrity' -e 'ima' >/host/out/appraise.dmesg
+  # --- the host backend under the loaded policy: the tampered image file is refused
+  host_e2e_enforce
 fi
 g_done
