@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imashim/os/fd.hpp"
+#include "imashim/runtime/front.hpp"
 
 extern char** environ;
 
@@ -88,10 +89,20 @@ std::string drain(int fd) {
 }  // namespace
 
 Result<fs::path> find_real_runc_in(const fs::path& configured, std::string_view path_env, const fs::path& self_exe) {
+  return find_real_runc_in(configured, path_env, std::vector<fs::path>{self_exe});
+}
+
+Result<fs::path> find_real_runc_in(const fs::path& configured, std::string_view path_env,
+                                   const std::vector<fs::path>& selves) {
+  auto is_self = [&](const fs::path& p) {
+    for (const auto& self : selves)
+      if (same_file(p, self)) return true;
+    return false;
+  };
   if (!configured.empty()) {
     if (!is_executable_file(configured))
       return fail(fmt::format("runc_path {}: not an executable file", configured.string()));
-    if (same_file(configured, self_exe))
+    if (is_self(configured))
       return fail(fmt::format("runc_path {}: is ima-runc itself, not runc", configured.string()));
     return configured;
   }
@@ -100,7 +111,7 @@ Result<fs::path> find_real_runc_in(const fs::path& configured, std::string_view 
     auto colon = rest.find(':');
     std::string_view dir = rest.substr(0, colon);
     fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / "runc";
-    if (is_executable_file(candidate) && !same_file(candidate, self_exe)) return candidate;
+    if (is_executable_file(candidate) && !is_self(candidate)) return candidate;
     if (colon == std::string_view::npos) break;
     rest.remove_prefix(colon + 1);
   }
@@ -111,8 +122,11 @@ Result<fs::path> find_real_runc_in(const fs::path& configured, std::string_view 
 
 Result<fs::path> find_real_runc(const NodeConfig& config) {
   const char* path = std::getenv("PATH");
+  std::vector<fs::path> selves{"/proc/self/exe"};
+  // Started by ima-runc's front end: that executable is not runc either.
+  if (const char* front = std::getenv(kFrontEnv); front && *front) selves.emplace_back(front);
   return find_real_runc_in(config.runc_path, path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                           "/proc/self/exe");
+                           selves);
 }
 
 Error exec_runc(const fs::path& runc, const std::vector<std::string>& argv) {

@@ -23,6 +23,9 @@ Result<std::filesystem::path> find_real_runc(const NodeConfig& config);
 // Same search with an explicit PATH value and self executable (for tests).
 Result<std::filesystem::path> find_real_runc_in(const std::filesystem::path& configured, std::string_view path_env,
                                                 const std::filesystem::path& self_exe);
+// The same with several executables that are not runc (ima-runc's front end and full implementation).
+Result<std::filesystem::path> find_real_runc_in(const std::filesystem::path& configured, std::string_view path_env,
+                                                const std::vector<std::filesystem::path>& selves);
 
 // Replaces this process with `runc` and the same arguments (argv[0] becomes
 // the runc path). Returns only on failure.

@@ -1,0 +1,39 @@
+// ima-runc's front end: the decisions that need none of imashim's machinery,
+// made by a small static executable (`ima-runc`) so that runc's own commands
+// (start, kill, state, ...) and containers in mode off cost one exec more than
+// runc and nothing else. Everything else goes to the full implementation
+// (`ima-runc-full`, next to it), which redoes the decision with every check.
+//
+// The front end decides with the same code as the full implementation (node
+// config, runc CLI model, bundle and annotations), so both agree; wherever
+// the front end is not sure (a broken node config, an unknown command line),
+// the full implementation decides and reports.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace imashim::runtime {
+
+// The full implementation's executable name, next to the front end.
+inline constexpr const char* kFullImplementation = "ima-runc-full";
+// The environment variable through which the full implementation learns the
+// front end's path: a `runc` in PATH that is the front end is never called.
+inline constexpr const char* kFrontEnv = "IMASHIM_RUNC_FRONT";
+
+struct FrontRoute {
+  enum class To { runc, full } to = To::full;
+  std::filesystem::path runc;  // when to == runc
+};
+
+// Where `argv` goes: straight to runc (pass-through commands; create and run
+// in mode off; delete of a container that has no imashim state), or to the
+// full implementation.
+FrontRoute route_command(const std::vector<std::string>& argv);
+
+// The front end's whole program: execs runc or the full implementation.
+// Returns only on failure (exit code, error already reported).
+int ima_runc_front_main(std::vector<std::string> argv);
+
+}  // namespace imashim::runtime
