@@ -3,13 +3,16 @@
 #include <string>
 #include <vector>
 
+#include "imashim/formats/measurement_log.hpp"
 #include "log_files.hpp"
 
 namespace imashim::backends {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr const char* kLogs[] = {"binary_runtime_measurements", "ascii_runtime_measurements"};
+constexpr const char* kBinaryLog = "binary_runtime_measurements";
+constexpr const char* kAsciiLog = "ascii_runtime_measurements";
+constexpr const char* kLogs[] = {kBinaryLog, kAsciiLog};
 
 // The kernel's appraisal mode: ima_appraise= on the command line, enforce
 // when absent (CONFIG_IMA_APPRAISE_BOOTPARAM's default); "" when the command
@@ -58,6 +61,15 @@ Result<std::string> read_log(const HostOptions& o, const char* name) {
   return log;
 }
 
+// What the kernel appended to log `name` since attach recorded its size.
+Result<std::string> log_since(const HostOptions& o, const Attachment& a, const char* name) {
+  IMASHIM_TRY(auto log, read_log(o, name));
+  auto key = std::string(name) + "_offset";
+  std::size_t from = a.extra.contains(key) ? a.extra[key].get<std::size_t>() : 0;
+  if (from > log.size()) return fail("host IMA log `" + std::string(name) + "` shrank since attach");
+  return log.substr(from);
+}
+
 }  // namespace
 
 HostBackend::HostBackend(HostOptions options) : o_(std::move(options)) {}
@@ -82,14 +94,16 @@ Result<Attachment> HostBackend::attach(const AttachRequest& request) {
 }
 
 Result<void> HostBackend::detach(const Attachment& attachment, const AttachRequest& request) {
-  for (const char* name : kLogs) {
-    IMASHIM_TRY(auto log, read_log(o_, name));
-    auto key = std::string(name) + "_offset";
-    std::size_t from = attachment.extra.contains(key) ? attachment.extra[key].get<std::size_t>() : 0;
-    if (from > log.size()) return fail("host IMA log `" + std::string(name) + "` shrank since attach");
-    IMASHIM_TRY_VOID(detail::write_log_file(request.log_dir / name, std::string_view(log).substr(from)));
-  }
-  return {};
+  IMASHIM_TRY(auto binary, log_since(o_, attachment, kBinaryLog));
+  IMASHIM_TRY_VOID(detail::write_log_file(request.log_dir / kBinaryLog, binary));
+  // The ascii log is the binary slice as the kernel prints it: the kernel's two
+  // logs are read at different moments while entries keep arriving, so their
+  // slices could hold different entries. A slice imashim cannot parse falls
+  // back to the kernel's ascii text since attach.
+  auto ascii = formats::binary_to_ascii(as_bytes(binary));
+  if (!ascii) ascii = log_since(o_, attachment, kAsciiLog);
+  if (!ascii) return fail(std::move(ascii).error());
+  return detail::write_log_file(request.log_dir / kAsciiLog, *ascii);
 }
 
 Result<void> install_node_policy(const HostOptions& options, std::string_view policy_text) {

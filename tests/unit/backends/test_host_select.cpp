@@ -3,6 +3,8 @@
 #include "fake_securityfs.hpp"
 #include "imashim/backends/host.hpp"
 #include "imashim/backends/select.hpp"
+#include "imashim/formats/measurement_log.hpp"
+#include "imashim/formats/template.hpp"
 
 using namespace imashim;
 using namespace imashim::backends;
@@ -31,6 +33,44 @@ TEST_CASE("host backend: the container's log is the host log written while attac
   REQUIRE(backend.detach(*a, req).ok());
   CHECK(testing::read_text(req.log_dir / "ascii_runtime_measurements") == "10 b ima-ng sha256:2 /bin/sh\n");
   CHECK(testing::read_text(req.log_dir / "binary_runtime_measurements") == "B1");
+}
+
+namespace {
+// One ima-ng entry of a host log: its binary bytes and the kernel's ascii line.
+std::pair<std::string, std::string> host_entry(const std::string& path, std::uint8_t fill) {
+  formats::Measurement m;
+  m.path = path;
+  m.digest = Bytes(32, fill);
+  auto e = *formats::build_entry(*formats::builtin_template("ima-ng"), m);
+  Bytes sha1(20, 0);
+  auto v = *formats::view_of(e, sha1);
+  sha1 = *formats::template_digest(formats::HashAlgo::sha1, v);
+  v.template_digest = sha1;
+  auto bin = formats::encode_binary_entry(v);
+  return {std::string(bin.begin(), bin.end()), formats::format_ascii_entry(v)};
+}
+}  // namespace
+
+TEST_CASE("host backend: the container's two logs hold the same entries though the kernel's are read apart",
+          "[backends]") {
+  TempDir t;
+  auto fake = std::make_shared<FakeSecurityFs>(t.path() / "security");
+  auto [boot_bin, boot_txt] = host_entry("boot_aggregate", 0x11);
+  auto [sh_bin, sh_txt] = host_entry("/bin/sh", 0x22);
+  auto [app_bin, app_txt] = host_entry("/app/run", 0x33);
+  // At attach the binary log is read before /bin/sh is logged, the ascii log after.
+  testing::write_text(fake->ima() / "binary_runtime_measurements", boot_bin);
+  testing::write_text(fake->ima() / "ascii_runtime_measurements", boot_txt + sh_txt);
+  HostBackend backend({.securityfs = fake->root(), .proc = t.path() / "proc", .files = fake});
+  AttachRequest req;
+  req.log_dir = t.path() / "logs";
+  auto a = backend.attach(req);
+  REQUIRE(a.ok());
+  testing::write_text(fake->ima() / "binary_runtime_measurements", boot_bin + sh_bin + app_bin);
+  testing::write_text(fake->ima() / "ascii_runtime_measurements", boot_txt + sh_txt + app_txt);
+  REQUIRE(backend.detach(*a, req).ok());
+  CHECK(testing::read_text(req.log_dir / "binary_runtime_measurements") == sh_bin + app_bin);
+  CHECK(testing::read_text(req.log_dir / "ascii_runtime_measurements") == sh_txt + app_txt);
 }
 
 TEST_CASE("host backend: node policy install is one load; a second says why it fails", "[backends]") {
