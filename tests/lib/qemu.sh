@@ -59,7 +59,7 @@ _qemu_copy_with_libs() {
 }
 
 # qemu_initramfs OUT: a cpio.gz with busybox, the modules, imashim's binaries
-# (as /usr/bin/imactl...), host tools, and /init which runs /host/run.sh.
+# (as /usr/bin/imactl...; ima-runc execs ima-runc-full from its own directory), host tools, and /init which runs /host/run.sh.
 qemu_initramfs() {
   local out=$1 root=$TEST_TMP/initramfs m b
   rm -rf "$root" && mkdir -p "$root"
@@ -71,7 +71,7 @@ qemu_initramfs() {
   done | awk '!seen[$0]++' | while read -r m; do
     cp "$m" "$root/lib/modules/" && echo "/lib/modules/$(basename "$m")" >>"$root/modules.load"
   done
-  for b in imactl ima-runc ima-oci-hook; do
+  for b in imactl ima-runc ima-runc-full ima-oci-hook; do
     [ -x "$IMASHIM_BUILD/$b" ] && _qemu_copy_with_libs "$IMASHIM_BUILD/$b" "$root" "/usr/bin/$b"
   done
   for b in "${QEMU_HOST_TOOLS[@]}"; do
