@@ -227,7 +227,10 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
     fs::remove_all(r.log_dir, ignore);
     return fail(std::move(e));
   };
-  if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644, Durable::yes); !w)
+  // The fanotify monitor fsyncs the policy itself once it is ready, while
+  // create returns (docs/runtime.md); the other backends have no process to.
+  Durable policy_durable = p.backend->kind() == backends::Kind::fanotify ? Durable::no : Durable::yes;
+  if (auto w = write_atomic(r.log_dir / "policy", p.policy, 0644, policy_durable); !w)
     return undo(std::move(w).error());
   // With on_failure=require a TPM that does not answer stops the container here.
   // The start anchor also separates this container from an earlier one with its id.

@@ -166,6 +166,8 @@ class FanotifyBackend : public Backend {
     // The monitor finished its log itself: nothing to repair, nothing to redo.
     std::error_code ec;
     if (std::filesystem::remove(state_dir(request, config) / kFinalizedMark, ec)) return {};
+    if (!log_dir.empty() && std::filesystem::exists(log_dir / "policy"))
+      IMASHIM_TRY_VOID(sync_file(log_dir / "policy"));
     if (log_dir.empty() || !std::filesystem::exists(log_dir / "binary_runtime_measurements")) return {};
     {  // a monitor killed mid-write leaves a torn tail: opening the appender repairs it
       IMASHIM_TRY(auto app, formats::MeasurementLogAppender::open(log_dir / "binary_runtime_measurements",

@@ -128,6 +128,13 @@ Result<void> record_gap(const MonitorConfig& config, const std::string& name) {
   return finalize_log(config.log_dir);
 }
 
+Result<void> sync_file(const std::filesystem::path& path) {
+  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return fail_errno("open `" + path.string() + "`");
+  if (::fsync(fd.get()) != 0) return fail_errno("fsync `" + path.string() + "`");
+  return {};
+}
+
 Result<void> finalize_log(const std::filesystem::path& log_dir) {
   auto bin = log_dir / "binary_runtime_measurements";
   Bytes data;

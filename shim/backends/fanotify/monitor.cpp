@@ -418,6 +418,9 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
     return 2;
   }
   say(ready_fd, fmt::format("ready {} marks={}\n", ::getpid(), s.marks));
+  // While create returns and the engine starts the container: events wait in
+  // the kernel's queue meanwhile.
+  if (std::filesystem::exists(config.log_dir / "policy")) (void)sync_file(config.log_dir / "policy");
   int rc = event_loop(m, s);
   // Answer whatever is still queued, then finish the log. Closing the
   // fanotify fd makes the kernel allow any event nobody answered.

@@ -47,6 +47,10 @@ Result<pid_t> start_guardian(const MonitorConfig& config, int monitor_pidfd, int
 // Appends a violation entry to the container's log and refreshes its pcrs
 // files: used by the guardian and by detach when a monitor died.
 Result<void> record_gap(const MonitorConfig& config, const std::string& name);
+// fsyncs an existing file (the container's policy, which ima-runc writes
+// without waiting for the disk: the monitor makes it durable once it reported
+// ready, off the path of create; detach does for a monitor that died first).
+Result<void> sync_file(const std::filesystem::path& path);
 // Writes pcrs (tpm2 text, both banks) and pcrs-sha1 / pcrs-sha256 (evmctl --pcrs) from the binary log.
 Result<void> finalize_log(const std::filesystem::path& log_dir);
 
