@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -38,8 +39,8 @@ std::string now_rfc3339() {
 // like runc's own state, which runc does not sync either).
 enum class Durable { no, yes };
 
-// Writes `text` to `path` atomically (temp file + rename; fsync first if durable).
-Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t perm, Durable durable) {
+// Writes `text` to the temp file beside `path` (fsynced if durable); returns its path.
+Result<fs::path> write_temp(const fs::path& path, std::string_view text, mode_t perm, Durable durable) {
   auto tmp = path;
   tmp += ".tmp";
   os::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, perm));
@@ -52,9 +53,18 @@ Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t pe
     done += static_cast<std::size_t>(n);
   }
   if (durable == Durable::yes && ::fsync(fd.get()) != 0) return fail_errno(fmt::format("fsync {}", tmp.string()));
-  fd.reset();
+  return tmp;
+}
+
+Result<void> rename_into_place(const fs::path& tmp, const fs::path& path) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno(fmt::format("rename {}", path.string()));
   return {};
+}
+
+// Writes `text` to `path` atomically (temp file + rename; fsync first if durable).
+Result<void> write_atomic(const fs::path& path, std::string_view text, mode_t perm, Durable durable) {
+  IMASHIM_TRY(auto tmp, write_temp(path, text, perm, durable));
+  return rename_into_place(tmp, path);
 }
 
 json request_to_json(const backends::AttachRequest& r) {
@@ -123,6 +133,20 @@ std::optional<tpm::AnchorConfig> anchor_config(const NodeConfig& node) {
   if (!node.tpm) return std::nullopt;
   auto on_failure = node.tpm->on_failure == TpmOnFailure::require ? tpm::OnFailure::require : tpm::OnFailure::prefer;
   return tpm::make_anchor_config(node.tpm->tcti, node.tpm->pcr, on_failure, node.log_root);
+}
+
+// Detaches the backend, then takes the final anchor of the container's log. A
+// failure with on_failure=require keeps the state, so that a repeated delete
+// retries it.
+Result<void> detach_and_anchor(const NodeConfig& node, const fs::path& dir, const ContainerState& s,
+                               backends::Backend& backend) {
+  IMASHIM_TRY_VOID(in_context(backend.detach(s.attachment, s.request), "detach"));
+  if (auto ac = anchor_config(node)) {
+    stop_periodic_anchoring(dir);
+    auto anchored = tpm::anchor_container_log(*ac, s.id, s.request.log_dir, tpm::AnchorEvent::delete_);
+    if (!anchored) return std::move(anchored).with_context("tpm anchor");
+  }
+  return {};
 }
 
 }  // namespace
@@ -267,18 +291,23 @@ Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipelin
   IMASHIM_TRY(auto backend, in_context(pipeline.backend(node, s.attachment.kind), "backend"));
   auto policy = read_text(s.request.log_dir / "policy");
   if (policy) s.request.policy_text = *policy;
-  IMASHIM_TRY_VOID(in_context(backend->detach(s.attachment, s.request), "detach"));
-  // The final anchor of the container's log. A failure with on_failure=require
-  // keeps the state, so that a repeated delete retries it.
-  if (auto ac = anchor_config(node)) {
-    stop_periodic_anchoring(dir);
-    auto anchored = tpm::anchor_container_log(*ac, s.id, s.request.log_dir, tpm::AnchorEvent::delete_);
-    if (!anchored) return std::move(anchored).with_context("tpm anchor");
-  }
+  // The record is written and synced to a temp file while the backend
+  // detaches (the fanotify monitor finishes and syncs its log meanwhile); it
+  // becomes container.json only once the log is final.
   json record = s.to_json();
   record["deleted"] = now_rfc3339();
-  IMASHIM_TRY_VOID(
-      write_atomic(s.request.log_dir / "container.json", record.dump(2) + "\n", 0644, Durable::yes));
+  auto record_path = s.request.log_dir / "container.json";
+  auto staged = std::async(std::launch::async, [&record_path, text = record.dump(2) + "\n"] {
+    return write_temp(record_path, text, 0644, Durable::yes);
+  });
+  auto detached = detach_and_anchor(node, dir, s, *backend);
+  auto tmp = staged.get();
+  if (!detached) {
+    if (tmp) ::unlink(tmp->c_str());
+    return detached;
+  }
+  IMASHIM_TRY_VOID(tmp);
+  IMASHIM_TRY_VOID(rename_into_place(*tmp, record_path));
   fs::remove_all(dir, ec);
   if (ec) return fail(fmt::format("remove {}: {}", dir.string(), ec.message()));
   return {};

@@ -19,6 +19,7 @@ struct Record {
   int detaches = 0;
   backends::AttachRequest last;
   bool fail_attach = false;
+  bool fail_detach = false;
 };
 
 class RecordingBackend : public backends::Backend {
@@ -38,6 +39,7 @@ class RecordingBackend : public backends::Backend {
   Result<void> detach(const backends::Attachment& a, const backends::AttachRequest& req) override {
     ++r_.detaches;
     CHECK(a.monitor_pid == 4242);
+    if (r_.fail_detach) return fail("the monitor did not stop");
     std::ofstream(req.log_dir / "ascii_runtime_measurements") << "10 ...\n";
     return {};
   }
@@ -107,6 +109,27 @@ TEST_CASE("lifecycle: prepare, attach, finalize") {
   // Idempotent: nothing left to detach.
   REQUIRE(finalize(f.node, "c1", f.pipeline).ok());
   CHECK(f.rec.detaches == 1);
+}
+
+TEST_CASE("lifecycle: container.json appears only once the backend detached") {
+  Fixture f;
+  f.config(R"({"root": {"path": "rootfs"}})");
+  auto p = prepare(f.node, "c1", f.root / "bundle", f.pipeline);
+  REQUIRE(p.ok());
+  REQUIRE(p->has_value());
+  REQUIRE(attach(**p, 1234).ok());
+  f.rec.fail_detach = true;
+  auto failed = finalize(f.node, "c1", f.pipeline);
+  REQUIRE_FALSE(failed.ok());
+  CHECK_THAT(failed.error().message(), Catch::Contains("the monitor did not stop"));
+  CHECK(fs::exists(f.root / "run/c1/state.json"));  // kept: a repeated delete retries
+  CHECK_FALSE(fs::exists(f.root / "logs/c1/container.json"));
+  CHECK_FALSE(fs::exists(f.root / "logs/c1/container.json.tmp"));
+  f.rec.fail_detach = false;
+  REQUIRE(finalize(f.node, "c1", f.pipeline).ok());
+  CHECK(fs::exists(f.root / "logs/c1/container.json"));
+  CHECK_FALSE(fs::exists(f.root / "logs/c1/container.json.tmp"));
+  CHECK_FALSE(fs::exists(f.root / "run/c1"));
 }
 
 TEST_CASE("lifecycle: a backend that cannot attach leaves nothing behind") {
