@@ -242,6 +242,8 @@ class Engine {
 
   const EngineConfig& config() const { return config_; }
   std::uint64_t measurements() const;
+  // Whether this file version was hashed already (a decision on it needs no hashing).
+  bool hashed(const FileVersion& version) const;
   bool needs_subject_ids() const { return policy_->uses_subject_ids(); }
 
  private:

@@ -76,6 +76,12 @@ std::uint64_t Engine::measurements() const {
   return measurements_;
 }
 
+bool Engine::hashed(const FileVersion& version) const {
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(version);
+  return it != cache_.end() && it->second.digests.count(static_cast<int>(config_.hash_algo)) != 0;
+}
+
 bool Engine::looks_executable(const FileEvent& event, FileContent& content) const {
   if (event.fmode & 0111) return true;
   auto head = content.head(4);

@@ -113,11 +113,15 @@ Result<Bytes> EventFdContent::head(std::size_t n) {
   return buf;
 }
 
+FileVersion version_of(const struct stat& st) {
+  return {st.st_dev, st.st_ino, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
+          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_size};
+}
+
 Result<void> describe_event(int fd, pid_t pid, const struct stat& st, FileEvent& e, bool want_ids) {
   e.ids_known = false;
   e.pid = pid;
-  e.version = {st.st_dev, st.st_ino, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec,
-               st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_size};
+  e.version = version_of(st);
   e.fowner = st.st_uid;
   e.fgroup = st.st_gid;
   e.fmode = st.st_mode;

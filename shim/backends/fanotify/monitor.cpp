@@ -124,10 +124,10 @@ class Monitor {
         Job j{md->fd, md->pid, md->mask, {}};
         if (::fstat(md->fd, &j.st) != 0) j.st.st_size = -1;  // describe_event reports it
         Queue& q = queues_[static_cast<std::uint64_t>(j.st.st_ino) % queues_.size()];
-        // Small files are answered right here when nothing of their shard is
-        // pending (no thread hand-off); large ones go to the pool so that they
-        // do not hold up other files.
-        if (j.st.st_size <= kInlineMaxSize && q.idle()) {
+        // Small files, and large ones already hashed, are answered right here
+        // when nothing of their shard is pending (no thread hand-off); large
+        // ones to hash go to the pool so that they do not hold up other files.
+        if ((j.st.st_size <= kInlineMaxSize || engine_->hashed(version_of(j.st))) && q.idle()) {
           handle(j);
           ::close(j.fd);
         } else {

@@ -30,6 +30,8 @@ class EventFdContent : public FileContent {
   off_t size_;
 };
 
+// The cache key of the file an fstat describes.
+FileVersion version_of(const struct stat& st);
 // Fills the event's file fields from the event fd's `st` (fstat, done once by
 // the reader) and fstatfs, the path lazily (FileEvent::path_of) and, with
 // `want_ids`, the opener's ids from /proc/<pid>/status.

@@ -362,3 +362,15 @@ TEST_CASE("fanotify engine: events.jsonl lines are valid JSON with every field",
   CHECK(k["decision"] == "allow");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("fanotify engine: hashed() tells versions whose decision needs no hashing", "[fanotify]") {
+  Fixture f("measure func=BPRM_CHECK\n", Mode::measure);
+  MemoryContent c(text("binary"), std::nullopt);
+  auto e = event(EventKind::exec, "/bin/big", 20);
+  CHECK_FALSE(f.engine->hashed(e.version));
+  f.engine->decide(e, c);
+  CHECK(f.engine->hashed(e.version));
+  auto changed = e.version;
+  changed.mtime_ns += 1;
+  CHECK_FALSE(f.engine->hashed(changed));
+}
