@@ -33,15 +33,17 @@ pin=""
 # The container runs the three loops and prints "exec open first" in ns.
 script="$pin /bin/loops exec /bin/true $EXECS; cat /data/4k >/dev/null; $pin /bin/loops open /data/4k $OPENS; $pin /bin/loops first /data/fresh $FIRST"
 
-run_plain() {  # ID → prints the three figures
+run_plain() {  # ID → prints the three figures; started as fano_start does (create, start, detached), without attach
   local id=$1 c=$TEST_TMP/c/$1
   mkdir -p "$c/upper" "$c/work" "$c/bundle/rootfs"
   mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$c/upper,workdir=$c/work" "$c/bundle/rootfs"
   on_exit "umount -l '$c/bundle/rootfs'"
   (cd "$c/bundle" && runc spec)
-  jq --arg s "$script" '.process.terminal=false | .process.args=["/bin/sh","-c",$s]' "$c/bundle/config.json" >"$c/cfg" &&
-    mv "$c/cfg" "$c/bundle/config.json"
-  runc --root "$RUNC_ROOT" run --bundle "$c/bundle" "$id" </dev/null | tr '\n' ' '
+  jq --arg s "$script" '.process.terminal=false | .process.args=["/bin/sh","-c",$s] | .root.readonly=false' \
+    "$c/bundle/config.json" >"$c/cfg" && mv "$c/cfg" "$c/bundle/config.json"
+  runc --root "$RUNC_ROOT" create --bundle "$c/bundle" "$id" </dev/null >"$c/out" 2>&1 && runc --root "$RUNC_ROOT" start "$id"
+  fano_wait "$id" 300
+  tr '\n' ' ' <"$c/out"
   runc --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1
 }
 run_monitored() {  # ID → prints the three figures and the monitor's RSS (kB)
