@@ -4,11 +4,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -16,6 +18,8 @@
 
 #include "imashim/formats/measurement_log.hpp"
 #include "monitor_internal.hpp"
+
+extern char** environ;
 
 namespace imashim::backends {
 namespace {
@@ -62,31 +66,37 @@ Result<void> write_handoff(const std::filesystem::path& path, std::string_view t
   return {};
 }
 
-// Double fork: the monitor is nobody's child in the caller's process tree,
-// has its own session and none of the caller's stdio (engines wait on those).
+// The monitor in its own session with none of the caller's stdio (engines
+// wait on those) and no other fd of ours. posix_spawn (vfork and exec) rather
+// than a double fork of this large process: the monitor ends up where a
+// double fork puts it, with the nearest subreaper or init once we exit, a
+// moment after its ready report.
 Result<void> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
                            const std::filesystem::path& stderr_log) {
-  std::string exe_s = exe.string(), config_s = config.string(), log_s = stderr_log.string();
-  pid_t child = ::fork();
-  if (child < 0) return fail_errno("fork");
-  if (child == 0) {
-    ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    int err = ::open(log_s.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(err >= 0 ? err : null, 2);
-    int ready = ::fcntl(ready_w, F_DUPFD_CLOEXEC, 10);
-    ::dup2(ready, 3);
-    ::syscall(SYS_close_range, 4U, ~0U, 0U);
-    const char* argv[] = {kMonitorName, "run", "--config", config_s.c_str(), "--ready-fd", "3", nullptr};
-    ::execv(exe_s.c_str(), const_cast<char* const*>(argv));
-    (void)!::write(3, "error cannot exec the monitor\n", 30);
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
+  // Above the stdio numbers, so that no dup2 below overwrites another's source.
+  os::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  os::UniqueFd null(::fcntl(devnull.get(), F_DUPFD_CLOEXEC, 10));
+  os::UniqueFd err(::open(stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (err) err.reset(::fcntl(err.get(), F_DUPFD_CLOEXEC, 10));
+  os::UniqueFd ready(::fcntl(ready_w, F_DUPFD_CLOEXEC, 10));
+  if (!null || !ready) return fail_errno("spawn the monitor: open /dev/null");
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  posix_spawn_file_actions_adddup2(&fa, null.get(), 0);
+  posix_spawn_file_actions_adddup2(&fa, null.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, err ? err.get() : null.get(), 2);
+  posix_spawn_file_actions_adddup2(&fa, ready.get(), 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  std::string exe_s = exe.string(), config_s = config.string();
+  const char* argv[] = {kMonitorName, "run", "--config", config_s.c_str(), "--ready-fd", "3", nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, exe_s.c_str(), &fa, &attr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return fail("spawn the monitor " + exe_s + ": " + std::strerror(rc));
   return {};
 }
 
