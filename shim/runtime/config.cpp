@@ -80,10 +80,25 @@ Result<E> as_enum(const json& v, const std::array<std::pair<E, std::string_view>
 constexpr std::array<std::pair<Mode, std::string_view>, 4> kModes{{
     {Mode::off, "off"}, {Mode::measure, "measure"}, {Mode::log, "log"}, {Mode::enforce, "enforce"}}};
 
+// Whether OpenSSL computes `algo`. ima-runc's front end links no OpenSSL
+// (cmake/ima-runc-front.cmake): it accepts the SHA digests every OpenSSL 3
+// has, and a node config naming another algorithm is an error there, which
+// hands the command to ima-runc-full, which asks OpenSSL.
+bool hash_supported(formats::HashAlgo algo) {
+#ifdef IMASHIM_FRONT_END
+  using formats::HashAlgo;
+  for (auto a : {HashAlgo::sha1, HashAlgo::sha224, HashAlgo::sha256, HashAlgo::sha384, HashAlgo::sha512})
+    if (a == algo) return true;
+  return false;
+#else
+  return formats::evp_md(algo) != nullptr;
+#endif
+}
+
 Result<formats::HashAlgo> as_hash(const json& v) {
   IMASHIM_TRY(auto s, as_string(v));
   auto algo = formats::hash_algo_from_name(s);
-  if (!algo || !formats::evp_md(*algo))
+  if (!algo || !hash_supported(*algo))
     return fail(fmt::format("unknown or unsupported hash algorithm \"{}\"", s));
   return *algo;
 }

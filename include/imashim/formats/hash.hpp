@@ -49,6 +49,8 @@ std::optional<HashAlgo> hash_algo_from_id(unsigned id);
 // Digest length in bytes (`hash_digest_size[]`).
 std::size_t digest_size(HashAlgo algo);
 // OpenSSL's digest for the algorithm, or nullptr where this OpenSSL has none.
+// OpenSSL's name for the digest; nullptr when OpenSSL has none.
+const char* openssl_digest_name(HashAlgo algo);
 const evp_md_st* evp_md(HashAlgo algo);
 
 // Incremental hashing with OpenSSL EVP.
