@@ -142,40 +142,6 @@ std::string Manifest::digest() const {
   return "sha256:" + (d ? to_hex(*d) : std::string());
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  os::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd) return fail_errno("create `" + tmp + "`");
-  auto cleanup = [&] { ::unlink(tmp.c_str()); };
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto e = fail_errno("write `" + tmp + "`");
-      cleanup();
-      return e;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) {
-    auto e = fail_errno("fsync `" + tmp + "`");
-    cleanup();
-    return e;
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto e = fail_errno("rename `" + tmp + "` to `" + path + "`");
-    cleanup();
-    return e;
-  }
-  os::UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd) ::fsync(dfd.get());
-  return {};
-}
-
 Result<void> write_manifest(const std::string& path, const Manifest& manifest) {
   return write_file_atomic(path, manifest.serialize());
 }

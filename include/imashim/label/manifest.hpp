@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "imashim/formats/hash.hpp"
+#include "imashim/os/file.hpp"
 #include "imashim/util/bytes.hpp"
 #include "imashim/util/result.hpp"
 
@@ -52,8 +53,8 @@ class Manifest {
 Result<void> write_manifest(const std::string& path, const Manifest& manifest);
 Result<Manifest> read_manifest(const std::string& path);
 
-// Writes `data` to `path` the same atomic, durable way (shared with the layer cache).
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// The same atomic, durable write, for the layer cache and OCI layouts.
+using os::write_file_atomic;
 
 // Path escaping of the manifest format.
 std::string escape_path(std::string_view path);

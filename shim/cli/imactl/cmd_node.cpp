@@ -11,6 +11,7 @@
 #include "imashim/formats/hash.hpp"
 #include "imashim/node/node_label.hpp"
 #include "imashim/node/node_policy.hpp"
+#include "imashim/os/file.hpp"
 
 namespace imashim::imactl {
 namespace {
@@ -27,29 +28,6 @@ struct NodeOpts {
   unsigned jobs = 0;
 };
 
-// Writes `text` to `file` through a temp file and rename: never half a policy.
-Result<void> write_file(const std::filesystem::path& file, const std::string& text) {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      return fail_errno(fmt::format("write `{}`", tmp.string()));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return fail(fmt::format("rename to `{}`: {}", file.string(), ec.message()));
-  }
-  return {};
-}
-
 int run_policy(const NodeOpts& o) {
   node::NodeFacts facts = node::gather_facts({o.root, std::nullopt});
   auto np = node::node_policy(o.profile, facts, o.write.empty() ? "/etc/ima/ima-policy" : o.write);
@@ -62,7 +40,7 @@ int run_policy(const NodeOpts& o) {
   }
   std::ostream& notes = o.json ? std::cerr : (o.write.empty() ? std::cerr : std::cout);
   if (!o.write.empty()) {
-    if (auto w = write_file(o.write, np->text); !w) return report_error("node policy: " + w.error().message());
+    if (auto w = os::write_file_atomic(o.write, np->text); !w) return report_error("node policy: " + w.error().message());
     notes << fmt::format("wrote {} ({})\n", o.write, np->title);
   } else if (!o.json) {
     std::cout << np->text;
