@@ -1,12 +1,14 @@
-// Engine config readers. The TOML files are read with a small line reader
-// that understands what these files use for runtimes: table headers with
-// quoted segments, `key = "string"` and `key = ["array", "of strings"]`.
+// Engine config readers: TOML through TomlText (a real parser), JSON through nlohmann.
 #include "imashim/node/engines.hpp"
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "imashim/node/facts.hpp"
+#include "imashim/os/file.hpp"
+#include "toml_text.hpp"
 
 namespace imashim::node {
 namespace {
@@ -16,70 +18,43 @@ bool names_ima_runc(std::string_view path) {
   return base == "ima-runc";
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-// `a."b.c".d` → {a, b.c, d}
-std::vector<std::string> split_key(std::string_view key) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (char c : key) {
-    if (c == '"') { quoted = !quoted; continue; }
-    if (c == '.' && !quoted) { out.push_back(std::string(trim(cur))); cur.clear(); continue; }
-    cur += c;
+// The file parsed as TOML, or the config with `error` set.
+std::optional<nlohmann::json> read_toml(EngineConfig& cfg) {
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg.file, ec)) return std::nullopt;
+  cfg.present = true;
+  auto text = os::read_file(cfg.file);
+  if (!text) {
+    cfg.error = text.error().message();
+    return std::nullopt;
   }
-  out.push_back(std::string(trim(cur)));
-  return out;
-}
-
-// Every quoted string of a value: `"x"` → {x}; `["a", "b"]` → {a, b}.
-std::vector<std::string> strings_of(std::string_view value) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    char q = value[i];
-    if (q != '"' && q != '\'') continue;
-    std::size_t end = value.find(q, i + 1);
-    if (end == std::string_view::npos) break;
-    out.emplace_back(value.substr(i + 1, end - i - 1));
-    i = end;
+  auto doc = TomlText::parse(std::move(*text), cfg.file.string());
+  if (!doc) {
+    cfg.error = doc.error().message();
+    return std::nullopt;
   }
-  return out;
+  return doc->json();
 }
 
-struct TomlEntry {
-  std::vector<std::string> table;
-  std::string key;
-  std::vector<std::string> strings;
-};
-
-std::vector<TomlEntry> read_toml(std::istream& in) {
-  std::vector<TomlEntry> out;
-  std::vector<std::string> table;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::string_view l = trim(line);
-    if (l.empty() || l.front() == '#') continue;
-    if (l.front() == '[') {
-      std::size_t end = l.rfind(']');
-      std::string_view inner = l.substr(1, end == std::string_view::npos ? l.size() - 1 : end - 1);
-      while (!inner.empty() && inner.front() == '[') inner.remove_prefix(1);
-      table = split_key(inner);
-      continue;
+// containerd: every `runtimes` table (of any CRI plugin and config version)
+// whose entries have options.BinaryName naming ima-runc; the default is the
+// sibling `default_runtime_name`.
+void find_containerd_runtimes(const nlohmann::json& j, EngineConfig& cfg) {
+  if (!j.is_object()) return;
+  if (auto rts = j.find("runtimes"); rts != j.end() && rts->is_object()) {
+    std::string def = j.value("default_runtime_name", "");
+    for (auto& [name, rt] : rts->items()) {
+      const nlohmann::json* bin = rt.is_object() && rt.contains("options") && rt["options"].is_object() &&
+                                          rt["options"].contains("BinaryName")
+                                      ? &rt["options"]["BinaryName"]
+                                      : nullptr;
+      if (!bin || !bin->is_string() || !names_ima_runc(bin->get<std::string>())) continue;
+      cfg.ima_runtimes.push_back(name);
+      cfg.ima_default |= name == def;
     }
-    std::size_t eq = l.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string value(trim(l.substr(eq + 1)));
-    // A multi-line array runs to its closing bracket.
-    for (std::string more; value.starts_with('[') && value.find(']') == std::string::npos &&
-                           std::getline(in, more);)
-      value += " " + more;
-    out.push_back({table, std::string(trim(l.substr(0, eq))), strings_of(value)});
   }
-  return out;
+  for (auto& [key, sub] : j.items())
+    if (key != "runtimes") find_containerd_runtimes(sub, cfg);
 }
 
 EngineConfig open_config(std::string engine, const std::filesystem::path& file, std::ifstream& in) {
@@ -95,18 +70,8 @@ EngineConfig open_config(std::string engine, const std::filesystem::path& file, 
 }  // namespace
 
 EngineConfig read_containerd_config(const std::filesystem::path& file) {
-  std::ifstream in;
-  EngineConfig cfg = open_config("containerd", file, in);
-  if (!in.is_open()) return cfg;
-  std::string default_name;
-  for (const TomlEntry& e : read_toml(in)) {
-    if (e.key == "default_runtime_name" && !e.strings.empty()) default_name = e.strings.front();
-    if (e.key != "BinaryName" || e.strings.empty() || !names_ima_runc(e.strings.front())) continue;
-    // ...runtimes.<name>.options
-    for (std::size_t i = 0; i + 1 < e.table.size(); ++i)
-      if (e.table[i] == "runtimes") cfg.ima_runtimes.push_back(e.table[i + 1]);
-  }
-  for (const auto& name : cfg.ima_runtimes) cfg.ima_default |= name == default_name;
+  EngineConfig cfg{"containerd", file, false, "", {}, false};
+  if (auto j = read_toml(cfg)) find_containerd_runtimes(*j, cfg);
   return cfg;
 }
 
@@ -132,21 +97,36 @@ EngineConfig read_docker_config(const std::filesystem::path& file) {
 }
 
 EngineConfig read_containers_conf(const std::filesystem::path& file) {
-  std::ifstream in;
-  EngineConfig cfg = open_config("podman", file, in);
-  if (!in.is_open()) return cfg;
-  std::string default_name;
-  for (const TomlEntry& e : read_toml(in)) {
-    bool engine_table = e.table.size() == 1 && e.table[0] == "engine";
-    if (engine_table && e.key == "runtime" && !e.strings.empty()) default_name = e.strings.front();
-    bool runtimes_table = e.table.size() == 2 && e.table[0] == "engine" && e.table[1] == "runtimes";
-    if (!runtimes_table) continue;
-    for (const auto& path : e.strings)
-      if (names_ima_runc(path)) { cfg.ima_runtimes.push_back(e.key); break; }
-  }
+  EngineConfig cfg{"podman", file, false, "", {}, false};
+  auto j = read_toml(cfg);
+  if (!j || !j->contains("engine") || !(*j)["engine"].is_object()) return cfg;
+  const nlohmann::json& engine = (*j)["engine"];
+  std::string default_name = engine.contains("runtime") && engine["runtime"].is_string() ? engine["runtime"].get<std::string>() : "";
+  if (auto rts = engine.find("runtimes"); rts != engine.end() && rts->is_object())
+    for (auto& [name, paths] : rts->items())
+      if (paths.is_array() && std::any_of(paths.begin(), paths.end(), [](const nlohmann::json& p) {
+            return p.is_string() && names_ima_runc(p.get<std::string>());
+          }))
+        cfg.ima_runtimes.push_back(name);
   cfg.ima_default = names_ima_runc(default_name);
   for (const auto& name : cfg.ima_runtimes) cfg.ima_default |= name == default_name;
   return cfg;
+}
+
+std::vector<EngineConfig> read_engine_configs(const std::filesystem::path& root) {
+  namespace fs = std::filesystem;
+  const NodeRoot under(root.empty() ? fs::path("/") : root);
+  std::vector<EngineConfig> out = {read_containerd_config(under("/etc/containerd/config.toml")),
+                                   read_docker_config(under("/etc/docker/daemon.json")),
+                                   read_containers_conf(under("/etc/containers/containers.conf"))};
+  // podman reads drop-ins after containers.conf, in name order.
+  std::vector<fs::path> dropins;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(under("/etc/containers/containers.conf.d"), ec))
+    if (e.path().extension() == ".conf") dropins.push_back(e.path());
+  std::sort(dropins.begin(), dropins.end());
+  for (const fs::path& p : dropins) out.push_back(read_containers_conf(p));
+  return out;
 }
 
 }  // namespace imashim::node

@@ -223,16 +223,7 @@ NodeFacts gather_facts(const GatherOptions& options) {
   f.auditd_pids = find_processes(root, "auditd");
   f.fanotify_probe = probe_fanotify(root);
   f.runc = find_runc(root, options.runc);
-  f.engines = {read_containerd_config(root("/etc/containerd/config.toml")),
-               read_docker_config(root("/etc/docker/daemon.json")),
-               read_containers_conf(root("/etc/containers/containers.conf"))};
-  // podman reads drop-ins after containers.conf, in name order.
-  std::vector<fs::path> dropins;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root("/etc/containers/containers.conf.d"), ec))
-    if (e.path().extension() == ".conf") dropins.push_back(e.path());
-  std::sort(dropins.begin(), dropins.end());
-  for (const fs::path& p : dropins) f.engines.push_back(read_containers_conf(p));
+  f.engines = read_engine_configs(root.root());
   return f;
 }
 

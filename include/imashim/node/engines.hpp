@@ -27,4 +27,9 @@ EngineConfig read_docker_config(const std::filesystem::path& file);
 // via `[engine] runtime = "<name>"` (or a path to ima-runc).
 EngineConfig read_containers_conf(const std::filesystem::path& file);
 
+// The files a node's engines read, under `root` ("/" for this node):
+// containerd's config.toml, docker's daemon.json, containers.conf and its
+// drop-ins in containers.conf.d in the order podman reads them.
+std::vector<EngineConfig> read_engine_configs(const std::filesystem::path& root);
+
 }  // namespace imashim::node
