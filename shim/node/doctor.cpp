@@ -317,8 +317,7 @@ CheckResult check_engines(const Ctx& c) {
   return result(Status::warn,
                 present.empty() ? "no engine config found (containerd, docker, podman)"
                                 : fmt::format("{} not set to use ima-runc", fmt::join(present, ", ")),
-                "register ima-runc as a runtime: merge packaging/containerd/config.toml, packaging/docker/daemon.json or "
-                "packaging/podman/containers.conf into the engine's config");
+                "register ima-runc as a runtime: imactl engine setup containerd|docker|podman [--default]");
 }
 
 CheckResult check_backend(const Ctx& c) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# podman with `--runtime ima-runc`: output and exit code, the measurement log,
+# podman with `--runtime ima-runc` (a path, and a name that `imactl engine setup`
+# registered): output and exit code, the measurement log,
 # podman showing imashim's errors, and a lower-layer file changed after
 # labelling refused in enforce mode (the org.imashim.mode annotation).
 source "$(dirname "$0")/../lib/common.sh"
@@ -23,6 +24,15 @@ podman_ rm pm1 >/dev/null
 check "podman rm: no imashim state left" nothing_left "$id"
 check "log: /bin/hello measured" measured "$id" /bin/hello
 check "log: /bin/busybox measured" measured "$id" /bin/busybox
+
+# The runtime by name, registered in podman's containers.conf by imactl.
+"$IMACTL" engine setup podman --config "$TEST_TMP/podman/containers.conf" --binary "$RT" >/dev/null
+check "engine setup podman: the rest of containers.conf kept" grep -q '^cgroup_manager = "cgroupfs"' "$TEST_TMP/podman/containers.conf"
+out=$(podman_ run --runtime ima-runc --name pm-byname imashim/busybox /bin/hello 2>&1); rc=$?
+check_eq "podman run --runtime ima-runc (by name): output" "hello from layer 2" "$out"
+id=$(podman_ inspect -f '{{.Id}}' pm-byname)
+podman_ rm pm-byname >/dev/null
+check "runtime by name: /bin/hello measured" measured "$id" /bin/hello
 
 out=$("${RUN[@]}" --rm --annotation org.imashim.policy='dont_measure func=BPRM_CHECK' imashim/busybox /bin/true 2>&1); rc=$?
 check "loosening annotation: podman fails" test "$rc" -ne 0

@@ -2,6 +2,7 @@
 # at exit. Source after common.sh. Never touches the host's engines or config.
 #   start_containerd                 → $CTR_SOCK; ctr_ ARGS... runs ctr against it
 #   start_dockerd RUNTIME_PATH       → docker_ ARGS... (Debian's /usr/bin/docker client), runtime "ima-runc"
+#                                      registered by `imactl engine setup docker`
 #   podman_ ARGS...                  podman with private --root/--runroot, ulimits, no network, cgroupfs
 # Each start_* waits until the daemon answers (≤ 30 s) and returns non-zero if it does not.
 
@@ -56,12 +57,12 @@ start_dockerd() {
   mkdir -p "$dir/data" "$dir/exec"
   DOCKER_SOCK=$dir/docker.sock
   jq -n --arg data "$dir/data" --arg exec "$dir/exec" --arg pid "$dir/docker.pid" \
-    --arg host "unix://$DOCKER_SOCK" --arg ctrd "$CTR_SOCK" --arg rt "$runtime" '{
+    --arg host "unix://$DOCKER_SOCK" --arg ctrd "$CTR_SOCK" '{
       "data-root": $data, "exec-root": $exec, "pidfile": $pid, "hosts": [$host],
       "containerd": $ctrd, "containerd-namespace": "imashim-docker", "containerd-plugins-namespace": "imashim-docker-p",
       "iptables": false, "ip6tables": false, "bridge": "none", "ip-forward": false, "ip-masq": false,
-      "userland-proxy": false, "storage-driver": "overlay2", "log-driver": "json-file",
-      "runtimes": {"ima-runc": {"path": $rt}}}' >"$dir/daemon.json"
+      "userland-proxy": false, "storage-driver": "overlay2", "log-driver": "json-file"}' >"$dir/daemon.json"
+  "$IMACTL" engine setup docker --config "$dir/daemon.json" --binary "$runtime" >/dev/null || return 1
   dockerd --config-file "$dir/daemon.json" >"$dir/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   on_exit "_stop_pid $DOCKERD_PID"

@@ -32,6 +32,7 @@ void add_attest_command(CLI::App& app, Action& action);
 void add_verify_command(CLI::App& app, Action& action);
 void add_anchor_command(CLI::App& app, Action& action);
 void add_image_command(CLI::App& app, Action& action);
+void add_engine_command(CLI::App& app, Action& action);
 
 // Prints "imactl: <message>" to stderr and returns kExitError.
 int report_error(const std::string& message);

@@ -27,6 +27,7 @@ constexpr AddCommand kCommands[] = {
     add_verify_command,
     add_anchor_command,
     add_image_command,
+    add_engine_command,
 };
 }  // namespace
 
