@@ -72,6 +72,7 @@ check_eq "... recorded as invalid-hash" invalid-hash "$(fano_cause e1 /etc/manif
 check_eq "tampered binary recorded as invalid-hash" invalid-hash "$(fano_cause e1 /bin/busybox-tampered deny)"
 check_eq "tampered file recorded as invalid-hash" invalid-hash "$(fano_cause e1 /etc/tampered deny)"
 check_eq "unlabelled file recorded as missing-hash" missing-hash "$(fano_cause e1 /etc/unlabelled deny)"
+check "a refusal names the opener's uid and euid" has_record e1 '.path == "/etc/tampered" and .decision == "deny" and .uid == 0 and .euid == 0'
 check "the changed file was relabelled in the upper layer (sha256 digest label)" bash -c \
   "getfattr -n security.ima -e hex '$TEST_TMP/c/e1/upper/etc/good' 2>/dev/null | grep -q '^security.ima=0x0404'"
 check "the relabel is recorded" has_record e1 '.action == "relabel" and .path == "/etc/good" and .cause == ""'

@@ -27,6 +27,18 @@ bool parse_ids(const std::string& line, unsigned& real, unsigned& eff) {
   return static_cast<bool>(in >> real >> eff);
 }
 
+// The event fd's path; "?" when it cannot be read (as the kernel's "?" names).
+std::string fd_path(int fd) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[4096];
+  ssize_t n = ::readlink(link, buf, sizeof buf);
+  if (n <= 0) return "?";
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
 Result<void> read_status(pid_t pid, FileEvent& e) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -46,18 +58,6 @@ Result<void> read_status(pid_t pid, FileEvent& e) {
   if (!got_uid || !got_gid) return fail(std::string(path) + ": no Uid/Gid lines");
   return {};
 }
-
-// The event fd's path; "?" when it cannot be read (as the kernel's "?" names).
-std::string fd_path(int fd) {
-  char link[64];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char buf[4096];
-  ssize_t n = ::readlink(link, buf, sizeof buf);
-  if (n <= 0) return "?";
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
-}  // namespace
 
 // Files up to 64 KiB: one pread of the size fstat gave into a per-thread
 // buffer (the kernel's ima_calc_file_hash also hashes i_size bytes), no

@@ -36,6 +36,8 @@ FileVersion version_of(const struct stat& st);
 // the reader) and fstatfs, the path lazily (FileEvent::path_of) and, with
 // `want_ids`, the opener's ids from /proc/<pid>/status.
 Result<void> describe_event(int fd, pid_t pid, const struct stat& st, FileEvent& event, bool want_ids);
+// The opener's uid/euid/gid/egid from /proc/<pid>/status.
+Result<void> read_status(pid_t pid, FileEvent& event);
 
 // The engine for a monitor config: policy, log, recorder, manifests, keys.
 Result<std::unique_ptr<Engine>> make_engine(const MonitorConfig& config);

@@ -52,8 +52,19 @@ class JsonlRecorder : public DecisionRecorder {
   // One line, keys in the order nlohmann::json would sort them, written with
   // one write() (O_APPEND): no JSON object is built per decision.
   void record(const DecisionRecord& r) override {
-    const FileEvent& e = *r.event;
     const Verdict& v = *r.verdict;
+    // A finding names who opened the file even when the policy did not need
+    // the ids to decide: the opener waits for our answer, so it is there to ask.
+    FileEvent with_ids;
+    const FileEvent* event = r.event;
+    if (!event->ids_known && !v.cause.empty()) {
+      with_ids = *event;
+      if (read_status(event->pid, with_ids)) {
+        with_ids.ids_known = true;
+        event = &with_ids;
+      }
+    }
+    const FileEvent& e = *event;
     std::string uid = e.ids_known ? std::to_string(e.uid) : "null", euid = e.ids_known ? std::to_string(e.euid) : "null";
     std::string line = fmt::format(
         "{{\"action\":{},\"cause\":{},\"container\":{},\"decision\":\"{}\",{}\"euid\":{},\"event\":\"{}\","
@@ -68,7 +79,9 @@ class JsonlRecorder : public DecisionRecorder {
 
  private:
   void audit(const DecisionRecord& r, const FileEvent& e, const Verdict& v) {
-    std::string msg = audit_record_text(r, comm_of(e.pid));
+    DecisionRecord with_ids = r;
+    with_ids.event = &e;
+    std::string msg = audit_record_text(with_ids, comm_of(e.pid));
     std::lock_guard lock(audit_mu_);
     // User space may only send user message types: AUDIT_TRUSTED_APP. libaudit
     // adds exe=, hostname=, addr=, terminal= and res=success|failed.
