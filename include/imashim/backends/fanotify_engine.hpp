@@ -22,6 +22,7 @@
 
 #include "imashim/backends/backend.hpp"
 #include "imashim/formats/hash.hpp"
+#include "imashim/policy/policy.hpp"
 #include "imashim/util/bytes.hpp"
 #include "imashim/util/result.hpp"
 
@@ -127,9 +128,13 @@ class PolicyView {
   // True when some rule looks at the opener's ids: /proc/<pid>/status is read only then.
   virtual bool uses_subject_ids() const { return depends_on_subject(); }
 };
-// Parses the container's policy (kernel grammar). Refuses rules the monitor
-// cannot evaluate: a mask of MAY_WRITE or MAY_APPEND (fanotify does not tell
-// the opener's flags), naming each rule.
+// What the monitor makes of a policy the kernel grammar accepts: an error for
+// each rule it cannot evaluate (a mask of MAY_WRITE or MAY_APPEND: fanotify
+// does not tell the opener's flags), a warning for each rule whose func it
+// never sees (MODULE_CHECK, KEXEC_*, ...). `imactl policy check --backend fanotify`.
+std::vector<policy::Diagnostic> policy_diagnostics(const policy::Policy& policy);
+// Parses the container's policy (kernel grammar). Refuses the rules
+// policy_diagnostics calls errors, naming each.
 Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text);
 
 // One measurement, ready for the log.

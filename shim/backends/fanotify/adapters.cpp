@@ -140,27 +140,37 @@ class ManifestRefs : public ReferenceDigests {
   std::vector<label::Manifest> manifests_;
 };
 
-// A fanotify permission event does not carry the opener's open flags: the
-// event fd is opened with the listener's own flags (fanotify_init's
-// event_f_flags), and the opener's file is not in its fd table yet. A rule
-// that needs MAY_WRITE or MAY_APPEND in the mask would silently never match.
-Result<void> check_evaluable(const policy::Policy& p) {
-  std::string bad;
-  for (const auto& r : p.rules) {
-    if (!r.mask || (r.mask->bit != policy::kMayWrite && r.mask->bit != policy::kMayAppend)) continue;
-    bad += fmt::format("\n  policy:{}: `{}`: mask={}{} cannot be evaluated by the fanotify backend", r.line,
-                       policy::to_string(r), r.mask->any ? "^" : "", policy::mask_name(r.mask->bit));
-  }
-  if (bad.empty()) return {};
-  return fail("rules the fanotify backend refuses (a fanotify permission event does not tell the opener's open "
-              "flags, so these would never match; use a kernel IMA backend for them):" + bad);
-}
-
 }  // namespace
+
+std::vector<policy::Diagnostic> policy_diagnostics(const policy::Policy& p) {
+  std::vector<policy::Diagnostic> out;
+  for (const auto& r : p.rules) {
+    // A fanotify permission event does not carry the opener's open flags: the
+    // event fd is opened with the listener's own flags (fanotify_init's
+    // event_f_flags), and the opener's file is not in its fd table yet.
+    if (r.mask && (r.mask->bit == policy::kMayWrite || r.mask->bit == policy::kMayAppend))
+      out.push_back({policy::Diagnostic::Severity::error, r.line, 0, "mask",
+                     fmt::format("`{}`: mask={}{} cannot be evaluated by the fanotify backend (a permission event "
+                                 "does not tell the opener's open flags, so the rule would never match; use a "
+                                 "kernel IMA backend for it)",
+                                 policy::to_string(r), r.mask->any ? "^" : "", policy::mask_name(r.mask->bit))});
+    bool seen = !r.func || std::any_of(std::begin(kHookFuncs), std::end(kHookFuncs),
+                                       [&](const auto& hf) { return hf.second == *r.func; });
+    if (!seen)
+      out.push_back({policy::Diagnostic::Severity::warning, r.line, 0, "func",
+                     fmt::format("`{}`: the fanotify backend sees a container's execs and opens (BPRM_CHECK, "
+                                 "FILE_CHECK, MMAP_CHECK of executables): func={} never applies there",
+                                 policy::to_string(r), policy::func_name(*r.func))});
+  }
+  return out;
+}
 
 Result<std::unique_ptr<PolicyView>> make_policy_view(const std::string& policy_text) {
   IMASHIM_TRY(auto p, policy::parse_policy_strict(policy_text, "policy"));
-  IMASHIM_TRY_VOID(check_evaluable(p));
+  std::string bad;
+  for (const auto& d : policy_diagnostics(p))
+    if (d.severity == policy::Diagnostic::Severity::error) bad += "\n  " + d.format("policy");
+  if (!bad.empty()) return fail("rules the fanotify backend refuses:" + bad);
   return std::unique_ptr<PolicyView>(new PolicyAdapter(std::move(p)));
 }
 

@@ -287,6 +287,22 @@ TEST_CASE("fanotify engine: rules on the opener's write flags are refused", "[fa
   CHECK(make_policy_view("measure func=FILE_CHECK mask=MAY_READ\nmeasure func=FILE_CHECK mask=^MAY_EXEC\n").ok());
 }
 
+TEST_CASE("fanotify engine: policy check errors and warnings, by line", "[fanotify]") {
+  auto parsed = imashim::policy::parse_policy(
+      "measure func=BPRM_CHECK\nmeasure func=MODULE_CHECK\nappraise func=FILE_CHECK mask=MAY_WRITE\n"
+      "dont_measure fsmagic=0x9fa0\nmeasure func=MMAP_CHECK mask=MAY_EXEC\n",
+      {});
+  REQUIRE(parsed.ok());
+  auto d = policy_diagnostics(parsed.policy);
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].line == 2);
+  CHECK(d[0].severity == imashim::policy::Diagnostic::Severity::warning);
+  CHECK(d[0].message.find("func=MODULE_CHECK never applies") != std::string::npos);
+  CHECK(d[1].line == 3);
+  CHECK(d[1].severity == imashim::policy::Diagnostic::Severity::error);
+  CHECK(d[1].message.find("mask=MAY_WRITE cannot be evaluated") != std::string::npos);
+}
+
 TEST_CASE("fanotify engine: audit records are shaped like the kernel's", "[fanotify]") {
   FileEvent e = event(EventKind::exec, "/bin/tampered", 99);
   e.version.dev = makedev(0, 52);
