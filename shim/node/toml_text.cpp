@@ -108,6 +108,69 @@ std::optional<TomlPath> header_path(std::string_view line) {
   return path;
 }
 
+// toml++ 3.3.0 (Debian 12) reaches __builtin_unreachable() when it asks
+// whether some non-ASCII code points are whitespace (upstream issues #190 and
+// #295): between tokens, and after a line-ending backslash in a multi-line
+// basic string. TOML allows non-ASCII only inside strings and comments, so
+// such text is refused here, with its line, before the parser sees it.
+Result<void> refuse_parser_traps(std::string_view text, const std::string& name) {
+  enum class In { code, comment, basic, literal, ml_basic, ml_literal } in = In::code;
+  std::size_t line = 1;
+  auto at = [&](std::size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+  auto blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') ++line;
+    switch (in) {
+      case In::code:
+        if (static_cast<unsigned char>(c) >= 0x80)
+          return fail(fmt::format("{}:{}: a non-ASCII character outside a string or comment", name, line));
+        if (c == '#') in = In::comment;
+        else if (at(i, R"(""")")) in = In::ml_basic, i += 2;
+        else if (at(i, "'''")) in = In::ml_literal, i += 2;
+        else if (c == '"') in = In::basic;
+        else if (c == '\'') in = In::literal;
+        break;
+      case In::comment:
+        if (c == '\n') in = In::code;
+        break;
+      case In::basic:
+        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;  // an escaped byte closes nothing
+        else if (c == '"' || c == '\n') in = In::code;
+        break;
+      case In::literal:
+        if (c == '\'' || c == '\n') in = In::code;
+        break;
+      case In::ml_basic:
+        if (c == '\\') {
+          std::size_t j = i + 1;
+          while (j < text.size() && blank(text[j])) ++j;
+          if (j < text.size() && text[j] == '\n') {  // a line-ending backslash: the parser trims what follows
+            while (j < text.size() && (blank(text[j]) || text[j] == '\n')) line += text[j++] == '\n';
+            if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80)
+              return fail(fmt::format("{}:{}: a non-ASCII character right after a line-ending backslash "
+                                      "(the TOML parser cannot read it)",
+                                      name, line));
+            i = j - 1;
+          } else if (i + 1 < text.size() && text[i + 1] != '\n') {
+            ++i;
+          }
+        } else if (at(i, R"(""")")) {
+          while (i + 3 < text.size() && text[i + 3] == '"') ++i;  // up to two quotes may end the content
+          in = In::code, i += 2;
+        }
+        break;
+      case In::ml_literal:
+        if (at(i, "'''")) {
+          while (i + 3 < text.size() && text[i + 3] == '\'') ++i;
+          in = In::code, i += 2;
+        }
+        break;
+    }
+  }
+  return {};
+}
+
 std::string path_text(const TomlPath& table, std::string_view key) {
   TomlPath p = table;
   p.emplace_back(key);
@@ -137,6 +200,7 @@ TomlText::TomlText(std::string text, std::string name, std::shared_ptr<const Doc
     : text_(std::move(text)), name_(std::move(name)), doc_(std::move(doc)), json_(json_of(doc_->root)) {}
 
 Result<TomlText> TomlText::parse(std::string text, std::string name) {
+  IMASHIM_TRY_VOID(refuse_parser_traps(text, name));
   auto parsed = toml::parse(std::string_view(text), std::string_view(name));
   if (!parsed) {
     const auto& e = parsed.error();

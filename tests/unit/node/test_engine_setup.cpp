@@ -261,3 +261,13 @@ TEST_CASE("setup_engine writes the file, keeps the old one, and the readers see 
   CHECK_THAT(missing.error().message(), Catch::Contains("ima-runc binary `" + s.binary + "`"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("engine setup: non-ASCII text where the TOML parser cannot read it is refused by line", "[node][engine_setup]") {
+  // Comments and strings may hold any character.
+  std::string ok = "# Grüße aus dem Rechenzentrum\n[engine]\ncgroup_manager = \"cgroupfs\" # ü\nx = \"\"\"\n  ä \\\n  b\"\"\"\ny = 'ö'\n";
+  CHECK(edit(setup_for(Engine::podman), ok).find("ima-runc = [") != std::string::npos);
+  CHECK_THAT(error_of(setup_for(Engine::podman), "[engine]\nruntime\xc2\xa0= \"crun\"\n"),
+             Catch::Contains("/etc/x/config:2: a non-ASCII character outside a string or comment"));
+  CHECK_THAT(error_of(setup_for(Engine::podman), "[engine]\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n"),
+             Catch::Contains("/etc/x/config:3: a non-ASCII character right after a line-ending backslash"));
+}
