@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libtss2-dev libseccomp-dev libcap-dev libattr1-dev
   nlohmann-json3-dev catch2 libcli11-dev libfmt-dev
-  libarchive-dev libmount-dev libaudit-dev libtomlplusplus-dev
+  libarchive-dev libmount-dev libaudit-dev libtomlplusplus-dev libcap-ng-dev
   clang-14 libfuzzer-14-dev ccache
 )
 test_pkgs=(
