@@ -356,6 +356,12 @@ bool init_exited(int pidfd) {
   return ::poll(&p, 1, 0) > 0;
 }
 
+// Removes every mark of the group (mount marks and the inode ignore marks).
+void release_marks(int fan) {
+  ::fanotify_mark(fan, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, nullptr);
+  ::fanotify_mark(fan, FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr);
+}
+
 int event_loop(Monitor& m, Setup& s) {
   bool dirty = false;
   for (;;) {
@@ -427,6 +433,13 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   bool gone = init_exited(s.init_pidfd.get());
   m.drain();
   m.stop();
+  // With the container gone, drop the marks now: the kernel frees them in
+  // the background (a deferred worker waits out a grace period) while the
+  // log is flushed below. Left to the close of the fanotify fd at exit, that
+  // wait (10-25 ms measured) came after the log and delayed our exit, which
+  // delete waits for. Events queued meanwhile are allowed when the fd closes,
+  // as before. A requested stop of a live container keeps the marks to the end.
+  if (gone) release_marks(s.fan.get());
   auto flushed = m.engine().flush();
   if (s.clean_w) (void)!::write(s.clean_w.get(), gone ? "x" : "s", 1);
   // After the guardian was told: a monitor killed before this line leaves no
