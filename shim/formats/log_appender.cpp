@@ -166,7 +166,16 @@ Result<MeasurementLogAppender::Appended> MeasurementLogAppender::append(const Lo
 }
 
 Result<void> MeasurementLogAppender::sync() {
+  IMASHIM_TRY_VOID(sync_binary());
+  return sync_ascii();
+}
+
+Result<void> MeasurementLogAppender::sync_binary() {
   if (::fdatasync(bin_.get()) != 0) return fail_errno("fdatasync binary measurement log");
+  return {};
+}
+
+Result<void> MeasurementLogAppender::sync_ascii() {
   if (::fdatasync(ascii_.get()) != 0) return fail_errno("fdatasync ascii measurement log");
   return {};
 }

@@ -251,6 +251,9 @@ class MeasurementLogAppender {
   // Writes one bank in evmctl's --pcrs format, atomically (temp file + rename).
   Result<void> write_pcrs_evmctl(const std::filesystem::path& path, HashAlgo bank) const;
   Result<void> sync();
+  // sync() in its two halves, for callers that flush them side by side.
+  Result<void> sync_binary();
+  Result<void> sync_ascii();
 
  private:
   MeasurementLogAppender() = default;

@@ -94,9 +94,11 @@ class LogSink : public MeasurementSink {
     IMASHIM_TRY_VOID(app_.append(default_, fm));
     return {};
   }
+  // The log's two fdatasyncs and the pcrs files' fsyncs side by side (the
+  // pcrs files are computed from the log as written; they are in place only
+  // once all five are on the disk).
   Result<void> flush() override {
-    IMASHIM_TRY_VOID(app_.sync());
-    return finalize_log(dir_);
+    return finalize_log(dir_, {[this] { return app_.sync_binary(); }, [this] { return app_.sync_ascii(); }});
   }
   PcrFiles pcr_files() const override {
     PcrFiles out{{"pcrs", formats::format_pcrs_tpm2(app_.banks())}};

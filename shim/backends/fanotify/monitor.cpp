@@ -35,7 +35,8 @@ namespace {
 constexpr std::uint64_t kPermMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM;
 constexpr std::uint64_t kMarkMask = kPermMask | FAN_CLOSE_WRITE;
 constexpr std::size_t kQueueDepth = 256;  // per worker; a full queue stops the reader (back-pressure)
-constexpr off_t kInlineMaxSize = 1 << 20;  // hashed by the reader itself when its shard is idle
+constexpr off_t kInlineMaxSize = 1 << 20;
+constexpr unsigned kExitSyncThreads = 4;  // the log's 2 fdatasyncs and 3 pcrs files: 4 threads and ours  // hashed by the reader itself when its shard is idle
 // Pseudo filesystems of a container that hold no files to measure.
 constexpr std::string_view kUnmarkedFsTypes[] = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"};
 
@@ -418,9 +419,11 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   // Capabilities are per thread: drop them before the workers start. The
   // seccomp filter is synchronized to every thread (TSYNC) after.
   m.start(config.workers);
+  start_sync_threads(kExitSyncThreads);
   if (auto r = confine_monitor(); !r) {
     say(ready_fd, "error " + r.error().message() + "\n");
     m.stop();
+    stop_sync_threads();
     return 2;
   }
   say(ready_fd, fmt::format("ready {} marks={}\n", ::getpid(), s.marks));
@@ -441,6 +444,7 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   // as before. A requested stop of a live container keeps the marks to the end.
   if (gone) release_marks(s.fan.get());
   auto flushed = m.engine().flush();
+  stop_sync_threads();
   if (s.clean_w) (void)!::write(s.clean_w.get(), gone ? "x" : "s", 1);
   // After the guardian was told: a monitor killed before this line leaves no
   // mark, and detach repairs and finalizes the log itself.

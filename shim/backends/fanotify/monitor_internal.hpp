@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,19 @@ Result<void> record_gap(const MonitorConfig& config, const std::string& name);
 // without waiting for the disk: the monitor makes it durable once it reported
 // ready, off the path of create; detach does for a monitor that died first).
 Result<void> sync_file(const std::filesystem::path& path);
-// Writes pcrs (tpm2 text, both banks) and pcrs-sha1 / pcrs-sha256 (evmctl --pcrs) from the binary log.
-Result<void> finalize_log(const std::filesystem::path& log_dir);
+// One fsync or fdatasync of the monitor's exit (sync_threads.cpp).
+using SyncJob = std::function<Result<void>()>;
+// Writes pcrs (tpm2 text, both banks) and pcrs-sha1 / pcrs-sha256 (evmctl --pcrs) from the binary log,
+// each durably (temp file, fsync, rename); `also`: more syncs to run alongside theirs (run_syncs),
+// all done before the first rename.
+Result<void> finalize_log(const std::filesystem::path& log_dir, std::vector<SyncJob> also = {});
+// Starts `n` threads that run_syncs uses; before the seccomp filter, which
+// allows no new threads. Without them (detach, the guardian, replay) the jobs
+// run one after another on the caller's thread.
+void start_sync_threads(unsigned n);
+void stop_sync_threads();
+// Runs `jobs` concurrently (see start_sync_threads); the first failure is returned.
+Result<void> run_syncs(std::vector<SyncJob> jobs);
 
 // Drops every capability but `keep` (CAP_* numbers) from all sets, and the bounding set.
 Result<void> drop_capabilities(const std::vector<int>& keep);
