@@ -1,6 +1,7 @@
 #include "imashim/runtime/runc.hpp"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,16 @@ Result<pid_t> spawn_runc(const fs::path& runc, const std::vector<std::string>& a
   full.insert(full.end(), args.begin(), args.end());
   auto cargs = c_argv(full);
   pid_t parent = ::getpid();
+  // posix_spawn (vfork and exec) unless socket activation needs the child's
+  // own pid in LISTEN_PID: a fork copies the page tables of this process and
+  // its libraries first (about 1 ms measured, on create's and delete's path).
+  const char* lp = std::getenv("LISTEN_PID");
+  if (!lp || std::atoi(lp) != parent) {
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, runc.c_str(), nullptr, nullptr, cargs.data(), environ);
+    if (rc != 0) return fail(fmt::format("exec {}: {}", runc.string(), std::strerror(rc)));
+    return pid;
+  }
   pid_t pid = ::fork();
   if (pid < 0) return fail_errno("fork");
   if (pid == 0) {
