@@ -1,6 +1,7 @@
 #include "imashim/runtime/ima_runc.hpp"
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -131,14 +132,30 @@ int cmd_delete(const RuncCommand& cmd, const Pipeline& pipeline) {
   if (!fs::exists(state_dir(*node, *id), ec)) return pass_through(cmd);
   auto runc = find_real_runc(*node);
   if (!runc) return report(cmd, "runc", runc.error());
-  auto status = run_runc(*runc, args_of(cmd));
-  if (!status) return report(cmd, fmt::format("delete {}", *id), status.error());
+  auto pid = spawn_runc(*runc, args_of(cmd));
+  if (!pid) return report(cmd, fmt::format("delete {}", *id), pid.error());
+  // While runc deletes the container: its record, written and synced ahead.
+  auto staged = stage_record(*node, *id);
+  auto drop_staged = [&] {
+    if (staged) ::unlink(staged->c_str());
+  };
+  auto status = wait_runc(*pid);
+  if (!status) {
+    drop_staged();
+    return report(cmd, fmt::format("delete {}", *id), status.error());
+  }
   if (*status != 0) {
     // Finalize only when the container is really gone.
     auto st = run_runc_captured(*runc, follow_up(cmd, {"state", *id}));
-    if (!st || st->status == 0) return *status;
+    if (!st || st->status == 0) {
+      drop_staged();
+      return *status;
+    }
   }
-  if (auto f = finalize(*node, *id, pipeline); !f) return report(cmd, fmt::format("delete {}", *id), f.error());
+  std::optional<fs::path> record;
+  if (staged) record = *staged;
+  if (auto f = finalize(*node, *id, pipeline, record); !f)
+    return report(cmd, fmt::format("delete {}", *id), f.error());
   return *status;
 }
 

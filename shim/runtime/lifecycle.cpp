@@ -279,29 +279,58 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   return s;
 }
 
-Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipeline& pipeline) {
+namespace {
+
+std::string record_text(const ContainerState& s) {
+  json record = s.to_json();
+  record["deleted"] = now_rfc3339();
+  return record.dump(2) + "\n";
+}
+
+}  // namespace
+
+Result<fs::path> stage_record(const NodeConfig& node, std::string_view id) {
   IMASHIM_TRY_VOID(validate_container_id(id));
+  IMASHIM_TRY(auto s, read_state(node, id));
+  return write_temp(s.request.log_dir / "container.json", record_text(s), 0644, Durable::yes);
+}
+
+Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipeline& pipeline,
+                      std::optional<fs::path> staged) {
+  auto drop_staged = [&] {
+    if (staged) ::unlink(staged->c_str());
+  };
+  if (auto v = validate_container_id(id); !v) {
+    drop_staged();
+    return v;
+  }
   auto dir = state_dir(node, id);
   std::error_code ec;
   if (!fs::exists(dir / "state.json", ec)) {
+    drop_staged();
     fs::remove_all(dir, ec);  // a partly written state dir holds nothing to detach
     return {};
   }
-  IMASHIM_TRY(auto s, read_state(node, id));
-  IMASHIM_TRY(auto backend, in_context(pipeline.backend(node, s.attachment.kind), "backend"));
+  auto state = read_state(node, id);
+  if (!state) drop_staged();
+  IMASHIM_TRY(auto s, std::move(state));
+  auto chosen = pipeline.backend(node, s.attachment.kind);
+  if (!chosen) drop_staged();
+  IMASHIM_TRY(auto backend, in_context(std::move(chosen), "backend"));
   auto policy = read_text(s.request.log_dir / "policy");
   if (policy) s.request.policy_text = *policy;
-  // The record is written and synced to a temp file while the backend
-  // detaches (the fanotify monitor finishes and syncs its log meanwhile); it
-  // becomes container.json only once the log is final.
-  json record = s.to_json();
-  record["deleted"] = now_rfc3339();
+  // The record is written and synced to a temp file before (stage_record,
+  // while runc deletes the container) or while the backend detaches (the
+  // fanotify monitor finishes and syncs its log meanwhile); it becomes
+  // container.json only once the log is final.
   auto record_path = s.request.log_dir / "container.json";
-  auto staged = std::async(std::launch::async, [&record_path, text = record.dump(2) + "\n"] {
-    return write_temp(record_path, text, 0644, Durable::yes);
-  });
+  std::future<Result<fs::path>> writing;
+  if (!staged)
+    writing = std::async(std::launch::async, [&record_path, text = record_text(s)] {
+      return write_temp(record_path, text, 0644, Durable::yes);
+    });
   auto detached = detach_and_anchor(node, dir, s, *backend);
-  auto tmp = staged.get();
+  Result<fs::path> tmp = staged ? Result<fs::path>(*staged) : writing.get();
   if (!detached) {
     if (tmp) ::unlink(tmp->c_str());
     return detached;

@@ -96,8 +96,15 @@ Result<std::optional<Prepared>> prepare(const NodeConfig& node, std::string id,
 // the new log dir removed); the caller removes the container.
 Result<ContainerState> attach(Prepared& prepared, pid_t init_pid);
 
+// The container's record (container.json) written and synced to a temp file
+// ahead of finalize, while `runc delete` runs; returns the temp file's path.
+// The caller removes it when it does not finalize.
+Result<std::filesystem::path> stage_record(const NodeConfig& node, std::string_view id);
+
 // Detaches the backend, writes <log_dir>/container.json, removes the state
-// dir. The log dir is kept. Missing state: nothing to do.
-Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipeline& pipeline);
+// dir. The log dir is kept. Missing state: nothing to do. `staged`: the
+// record from stage_record; without it, it is written while the backend detaches.
+Result<void> finalize(const NodeConfig& node, std::string_view id, const Pipeline& pipeline,
+                      std::optional<std::filesystem::path> staged = std::nullopt);
 
 }  // namespace imashim::runtime

@@ -132,6 +132,35 @@ TEST_CASE("lifecycle: container.json appears only once the backend detached") {
   CHECK_FALSE(fs::exists(f.root / "run/c1"));
 }
 
+TEST_CASE("lifecycle: a record staged ahead becomes container.json only once the backend detached") {
+  Fixture f;
+  f.config(R"({"root": {"path": "rootfs"}})");
+  auto p = prepare(f.node, "c1", f.root / "bundle", f.pipeline);
+  REQUIRE(p.ok());
+  REQUIRE(p->has_value());
+  REQUIRE(attach(**p, 1234).ok());
+  auto staged = stage_record(f.node, "c1");
+  REQUIRE(staged.ok());
+  CHECK(*staged == f.root / "logs/c1/container.json.tmp");
+  CHECK_FALSE(fs::exists(f.root / "logs/c1/container.json"));
+  f.rec.fail_detach = true;
+  REQUIRE_FALSE(finalize(f.node, "c1", f.pipeline, *staged).ok());
+  CHECK_FALSE(fs::exists(f.root / "logs/c1/container.json"));
+  CHECK_FALSE(fs::exists(*staged));  // dropped with the failed detach
+  CHECK(fs::exists(f.root / "run/c1/state.json"));
+  f.rec.fail_detach = false;
+  staged = stage_record(f.node, "c1");
+  REQUIRE(staged.ok());
+  REQUIRE(finalize(f.node, "c1", f.pipeline, *staged).ok());
+  auto record = nlohmann::json::parse(std::ifstream(f.root / "logs/c1/container.json"));
+  CHECK(record.contains("deleted"));
+  CHECK(record["pid"] == 1234);
+  CHECK_FALSE(fs::exists(*staged));
+  CHECK_FALSE(fs::exists(f.root / "run/c1"));
+  // No state (nothing to finalize): a staged file is not left behind either.
+  CHECK_FALSE(stage_record(f.node, "c1").ok());
+}
+
 TEST_CASE("lifecycle: a backend that cannot attach leaves nothing behind") {
   Fixture f;
   f.rec.fail_attach = true;
