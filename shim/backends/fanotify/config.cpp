@@ -1,4 +1,4 @@
-// The monitor's configuration and how it becomes an engine.
+// The monitor's configuration (monitor.json).
 #include <unistd.h>
 
 #include "monitor_internal.hpp"
@@ -88,17 +88,6 @@ MonitorConfig MonitorConfig::from_request(const AttachRequest& r, const Fanotify
   c.workers = o.workers;
   c.record_events = o.record_events;
   return c;
-}
-
-Result<std::unique_ptr<Engine>> make_engine(const MonitorConfig& c) {
-  IMASHIM_TRY(auto policy, make_policy_view(c.policy_text));
-  IMASHIM_TRY(auto sink, open_log_sink(c.log_dir, c.template_name));
-  IMASHIM_TRY(auto recorder, open_recorder(c.log_dir, c.kernel_audit));
-  IMASHIM_TRY(auto refs, load_manifests(c.manifests));
-  IMASHIM_TRY(auto keys, load_keys(c.keys));
-  EngineConfig ec{c.container_id, c.mode, c.hash_algo, c.template_name};
-  return std::make_unique<Engine>(ec, std::move(policy), std::move(sink), std::move(recorder), std::move(refs),
-                                  std::move(keys));
 }
 
 }  // namespace imashim::backends::fanotify
