@@ -113,12 +113,22 @@ int cmd_create(const RuncCommand& cmd, const Pipeline& pipeline) {
   Setup s;
   if (auto rc = setup(cmd, s)) return *rc;
   if (s.id.empty()) return exec_or_report(cmd, s.runc);
-  auto prepared = prepare(s.node, s.id, cmd.flag("bundle").value_or("."), pipeline);
+  auto prepared = begin_prepare(s.node, s.id, cmd.flag("bundle").value_or("."), pipeline);
   if (!prepared) return report(cmd, fmt::format("create {}", s.id), prepared.error());
   if (!*prepared) return exec_or_report(cmd, s.runc);
-  auto status = run_runc(s.runc, args_of(cmd));
+  auto pid = spawn_runc(s.runc, args_of(cmd));
+  if (!pid) return report(cmd, fmt::format("create {}", s.id), pid.error());
+  // The layers' labels and the policy while runc creates the container: no
+  // image code runs before `start`, and the backend attaches with them below,
+  // before create returns.
+  auto finished = finish_prepare(**prepared, pipeline);
+  auto status = wait_runc(*pid);
   if (!status) return report(cmd, fmt::format("create {}", s.id), status.error());
   if (*status != 0) return *status;
+  if (!finished) {
+    force_delete(s.runc, cmd, s.id);
+    return report(cmd, fmt::format("create {}", s.id), finished.error());
+  }
   return attach_created(cmd, s, **prepared);
 }
 

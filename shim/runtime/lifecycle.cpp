@@ -197,6 +197,13 @@ Result<ContainerState> read_state(const NodeConfig& node, std::string_view id) {
 
 Result<std::optional<Prepared>> prepare(const NodeConfig& node, std::string id, const fs::path& bundle_dir,
                                         const Pipeline& pipeline) {
+  IMASHIM_TRY(auto p, begin_prepare(node, std::move(id), bundle_dir, pipeline));
+  if (p) IMASHIM_TRY_VOID(finish_prepare(*p, pipeline));
+  return p;
+}
+
+Result<std::optional<Prepared>> begin_prepare(const NodeConfig& node, std::string id, const fs::path& bundle_dir,
+                                              const Pipeline& pipeline) {
   if (node.backend == BackendChoice::off) return std::optional<Prepared>{};
   IMASHIM_TRY_VOID(validate_container_id(id));
   Prepared p;
@@ -208,11 +215,15 @@ Result<std::optional<Prepared>> prepare(const NodeConfig& node, std::string id, 
   IMASHIM_TRY(p.layers, find_layers(p.bundle.rootfs));
   // The backend first: a node that cannot attach anything fails before any work.
   IMASHIM_TRY(p.backend, in_context(pipeline.backend(node, backend_kind(node.backend)), "backend"));
-  LabelRequest label_request{node, p.bundle, p.layers, p.settings.mode};
-  IMASHIM_TRY(p.labels, in_context(pipeline.label(label_request), "label layers"));
-  PolicyRequest policy_request{node, p.bundle, p.layers, p.settings, p.labels};
-  IMASHIM_TRY(p.policy, in_context(pipeline.policy(policy_request), "policy"));
   return std::optional<Prepared>(std::move(p));
+}
+
+Result<void> finish_prepare(Prepared& p, const Pipeline& pipeline) {
+  LabelRequest label_request{p.node, p.bundle, p.layers, p.settings.mode};
+  IMASHIM_TRY(p.labels, in_context(pipeline.label(label_request), "label layers"));
+  PolicyRequest policy_request{p.node, p.bundle, p.layers, p.settings, p.labels};
+  IMASHIM_TRY(p.policy, in_context(pipeline.policy(policy_request), "policy"));
+  return {};
 }
 
 Result<ContainerState> attach(Prepared& p, pid_t init_pid) {

@@ -90,6 +90,14 @@ Result<ContainerState> read_state(const NodeConfig& node, std::string_view id);
 // annotations. nullopt: imashim does nothing for this container (mode off).
 Result<std::optional<Prepared>> prepare(const NodeConfig& node, std::string id,
                                         const std::filesystem::path& bundle_dir, const Pipeline& pipeline);
+// prepare() in two steps, so that the second can run while `runc create` does
+// (no image code runs before `start`, and attach comes after both):
+// begin_prepare loads the bundle, the settings, the layers and the backend
+// (what fails before any container exists); finish_prepare labels the layers
+// and derives the policy.
+Result<std::optional<Prepared>> begin_prepare(const NodeConfig& node, std::string id,
+                                              const std::filesystem::path& bundle_dir, const Pipeline& pipeline);
+Result<void> finish_prepare(Prepared& prepared, const Pipeline& pipeline);
 
 // Attaches the backend to the container whose init is `init_pid`, records the
 // state and the policy. On failure nothing of imashim's is left (state dir and
