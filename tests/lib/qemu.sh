@@ -71,7 +71,7 @@ qemu_initramfs() {
   done | awk '!seen[$0]++' | while read -r m; do
     cp "$m" "$root/lib/modules/" && echo "/lib/modules/$(basename "$m")" >>"$root/modules.load"
   done
-  for b in imactl ima-runc ima-runc-full ima-oci-hook; do
+  for b in imactl ima-runc ima-runc-full ima-runc-tpm ima-oci-hook; do
     [ -x "$IMASHIM_BUILD/$b" ] && _qemu_copy_with_libs "$IMASHIM_BUILD/$b" "$root" "/usr/bin/$b"
   done
   for b in "${QEMU_HOST_TOOLS[@]}"; do
