@@ -30,20 +30,8 @@ bool valid_runtime_name(std::string_view s) {
 
 bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
-// JSON at `path` below `j`, or nullptr.
-const nlohmann::json* at(const nlohmann::json& j, std::initializer_list<std::string_view> path) {
-  const nlohmann::json* cur = &j;
-  for (std::string_view seg : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(std::string(seg));
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
-}
-
-std::string string_at(const nlohmann::json& j, std::initializer_list<std::string_view> path) {
-  const nlohmann::json* v = at(j, path);
+std::string string_at(const TomlText& doc, const TomlPath& path) {
+  const nlohmann::json* v = doc.find(path);
   return v && v->is_string() ? v->get<std::string>() : std::string();
 }
 
@@ -67,7 +55,7 @@ Result<EngineEdit> edit_containerd(const EngineSetup& s, std::string_view curren
   EngineEdit out;
   IMASHIM_TRY(TomlText doc, TomlText::parse(std::string(current), name));
   std::int64_t version = 1;  // containerd reads a file without `version` as version 1
-  if (const auto* v = at(doc.json(), {"version"}); v && v->is_number_integer()) {
+  if (const auto* v = doc.find({"version"}); v && v->is_number_integer()) {
     version = v->get<std::int64_t>();
   } else if (v) {
     return fail(name + ": `version` is not an integer");
@@ -82,9 +70,9 @@ Result<EngineEdit> edit_containerd(const EngineSetup& s, std::string_view curren
   TomlPath options = runtime;
   options.emplace_back("options");
 
-  const std::string type = string_at(doc.json(), {"plugins", plugin, "containerd", "runtimes", s.runtime_name, "runtime_type"});
+  const std::string type = string_at(doc, {"plugins", plugin, "containerd", "runtimes", s.runtime_name, "runtime_type"});
   const std::string bin =
-      string_at(doc.json(), {"plugins", plugin, "containerd", "runtimes", s.runtime_name, "options", "BinaryName"});
+      string_at(doc, {"plugins", plugin, "containerd", "runtimes", s.runtime_name, "options", "BinaryName"});
   if (!s.force && !type.empty() && type != kRuncShim) return fail(conflict(name, "runtime_type " + type, s.runtime_name));
   if (!s.force && !bin.empty() && bin != s.binary) return fail(conflict(name, "BinaryName " + bin, s.runtime_name));
 
@@ -92,13 +80,13 @@ Result<EngineEdit> edit_containerd(const EngineSetup& s, std::string_view curren
   IMASHIM_TRY(bool b, doc.set(options, "BinaryName", s.binary));
   if (t || b) out.changes.push_back(fmt::format("runtime `{}`: {} with BinaryName {}", s.runtime_name, kRuncShim, s.binary));
   if (s.make_default) {
-    std::string before = string_at(doc.json(), {"plugins", plugin, "containerd", "default_runtime_name"});
+    std::string before = string_at(doc, {"plugins", plugin, "containerd", "default_runtime_name"});
     IMASHIM_TRY(bool d, doc.set(base, "default_runtime_name", s.runtime_name));
     if (d) out.changes.push_back(fmt::format("default_runtime_name: {} → {}", before.empty() ? "(unset: runc)" : before,
                                              s.runtime_name));
   }
 
-  if (const auto* disabled = at(doc.json(), {"disabled_plugins"}); disabled && disabled->is_array())
+  if (const auto* disabled = doc.find({"disabled_plugins"}); disabled && disabled->is_array())
     for (const auto& p : *disabled)
       if (p.is_string() && (p == plugin || p == "io.containerd.grpc.v1.cri" || p == "cri"))
         out.notes.push_back(fmt::format("the CRI plugin is disabled in {} (disabled_plugins): Kubernetes gets the "
@@ -151,12 +139,12 @@ Result<EngineEdit> edit_docker(const EngineSetup& s, std::string_view current, c
 Result<EngineEdit> edit_podman(const EngineSetup& s, std::string_view current, const std::string& name) {
   EngineEdit out;
   IMASHIM_TRY(TomlText doc, TomlText::parse(std::string(current), name));
-  if (const auto* paths = at(doc.json(), {"engine", "runtimes", s.runtime_name}); paths && !s.force) {
+  if (const auto* paths = doc.find({"engine", "runtimes", s.runtime_name}); paths && !s.force) {
     bool ours = paths->is_array() && !paths->empty() && (*paths)[0] == s.binary;
     if (!ours) return fail(conflict(name, "paths " + paths->dump(), s.runtime_name));
   }
   if (s.make_default) {
-    std::string before = string_at(doc.json(), {"engine", "runtime"});
+    std::string before = string_at(doc, {"engine", "runtime"});
     IMASHIM_TRY(bool d, doc.set({"engine"}, "runtime", s.runtime_name));
     if (d) out.changes.push_back(fmt::format("engine.runtime: {} → {}", before.empty() ? "(unset: crun or runc)" : before,
                                              s.runtime_name));

@@ -2,7 +2,6 @@
 #include "imashim/node/engines.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -18,8 +17,8 @@ bool names_ima_runc(std::string_view path) {
   return base == "ima-runc";
 }
 
-// The file parsed as TOML, or the config with `error` set.
-std::optional<nlohmann::json> read_toml(EngineConfig& cfg) {
+// The file's text, or nothing: absent (`present` false) or unreadable (`error` set).
+std::optional<std::string> read_text(EngineConfig& cfg) {
   std::error_code ec;
   if (!std::filesystem::exists(cfg.file, ec)) return std::nullopt;
   cfg.present = true;
@@ -28,6 +27,13 @@ std::optional<nlohmann::json> read_toml(EngineConfig& cfg) {
     cfg.error = text.error().message();
     return std::nullopt;
   }
+  return std::move(*text);
+}
+
+// The file parsed as TOML, or the config with `error` set.
+std::optional<nlohmann::json> read_toml(EngineConfig& cfg) {
+  auto text = read_text(cfg);
+  if (!text) return std::nullopt;
   auto doc = TomlText::parse(std::move(*text), cfg.file.string());
   if (!doc) {
     cfg.error = doc.error().message();
@@ -57,16 +63,6 @@ void find_containerd_runtimes(const nlohmann::json& j, EngineConfig& cfg) {
     if (key != "runtimes") find_containerd_runtimes(sub, cfg);
 }
 
-EngineConfig open_config(std::string engine, const std::filesystem::path& file, std::ifstream& in) {
-  EngineConfig cfg{std::move(engine), file, false, "", {}, false};
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) return cfg;
-  cfg.present = true;
-  in.open(file);
-  if (!in) cfg.error = "cannot open " + file.string();
-  return cfg;
-}
-
 }  // namespace
 
 EngineConfig read_containerd_config(const std::filesystem::path& file) {
@@ -76,10 +72,10 @@ EngineConfig read_containerd_config(const std::filesystem::path& file) {
 }
 
 EngineConfig read_docker_config(const std::filesystem::path& file) {
-  std::ifstream in;
-  EngineConfig cfg = open_config("docker", file, in);
-  if (!in.is_open()) return cfg;
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  EngineConfig cfg{"docker", file, false, "", {}, false};
+  auto text = read_text(cfg);
+  if (!text) return cfg;
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     cfg.error = file.string() + ": not a JSON object";
     return cfg;

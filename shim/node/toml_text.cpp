@@ -210,6 +210,17 @@ Result<TomlText> TomlText::parse(std::string text, std::string name) {
   return TomlText(std::move(text), std::move(name), std::move(doc));
 }
 
+const nlohmann::json* TomlText::find(const TomlPath& path) const {
+  const nlohmann::json* cur = &json_;
+  for (const auto& seg : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(seg);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
 Result<bool> TomlText::set(const TomlPath& table, std::string_view key, const TomlValue& value) {
   const std::string where = path_text(table, key);
   const toml::table* tbl = &doc_->root;
@@ -273,9 +284,10 @@ Result<bool> TomlText::set(const TomlPath& table, std::string_view key, const To
   if (!edited)
     return fail(fmt::format("{}: setting {} here would not be valid TOML ({}); set it by hand", name_, where,
                             edited.error().message()));
-  const nlohmann::json* got = &edited->json();
-  for (const auto& seg : table) got = got->contains(seg) ? &(*got)[seg] : nullptr;
-  if (!got || !got->contains(key) || (*got)[std::string(key)] != json_of(value))
+  TomlPath full = table;
+  full.emplace_back(key);
+  const nlohmann::json* got = edited->find(full);
+  if (!got || *got != json_of(value))
     return fail(fmt::format("{}: could not set {}; set it by hand", name_, where));
   *this = std::move(*edited);
   return true;

@@ -31,6 +31,8 @@ class TomlText {
   const std::string& text() const { return text_; }
   // The document as JSON (tables → objects; dates and times as strings), for reading.
   const nlohmann::json& json() const { return json_; }
+  // The value at `path` (tables, then a key), or nullptr.
+  const nlohmann::json* find(const TomlPath& path) const;
 
   // Makes `table`.`key` equal `value`: replaces the value in place, or adds
   // the key to the table's own header block, or appends the table. Returns
