@@ -75,6 +75,13 @@ struct Fixture {
   }
   ~Fixture() { fs::remove_all(root); }
   void config(const std::string& text) { std::ofstream(root / "bundle/config.json") << text; }
+  // Container c1 prepared from the bundle and attached, as `ima-runc create` leaves it.
+  void attach_c1() {
+    auto p = prepare(node, "c1", root / "bundle", pipeline);
+    REQUIRE(p.ok());
+    REQUIRE(p->has_value());
+    REQUIRE(attach(**p, 1234).ok());
+  }
 };
 
 }  // namespace
@@ -113,11 +120,7 @@ TEST_CASE("lifecycle: prepare, attach, finalize") {
 
 TEST_CASE("lifecycle: container.json appears only once the backend detached") {
   Fixture f;
-  f.config(R"({"root": {"path": "rootfs"}})");
-  auto p = prepare(f.node, "c1", f.root / "bundle", f.pipeline);
-  REQUIRE(p.ok());
-  REQUIRE(p->has_value());
-  REQUIRE(attach(**p, 1234).ok());
+  f.attach_c1();
   f.rec.fail_detach = true;
   auto failed = finalize(f.node, "c1", f.pipeline);
   REQUIRE_FALSE(failed.ok());
@@ -134,11 +137,7 @@ TEST_CASE("lifecycle: container.json appears only once the backend detached") {
 
 TEST_CASE("lifecycle: a record staged ahead becomes container.json only once the backend detached") {
   Fixture f;
-  f.config(R"({"root": {"path": "rootfs"}})");
-  auto p = prepare(f.node, "c1", f.root / "bundle", f.pipeline);
-  REQUIRE(p.ok());
-  REQUIRE(p->has_value());
-  REQUIRE(attach(**p, 1234).ok());
+  f.attach_c1();
   auto staged = stage_record(f.node, "c1");
   REQUIRE(staged.ok());
   CHECK(*staged == f.root / "logs/c1/container.json.tmp");
