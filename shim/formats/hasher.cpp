@@ -1,9 +1,14 @@
 // Digests with OpenSSL (the algorithm tables are in hash.cpp).
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -12,16 +17,16 @@
 namespace imashim::formats {
 
 const evp_md_st* evp_md(HashAlgo algo) {
-  // Fetched once per algorithm; EVP_get_digestbyname is cheap but not free.
-  static std::array<const EVP_MD*, kHashAlgoCount> cache = [] {
-    std::array<const EVP_MD*, kHashAlgoCount> c{};
-    for (int i = 0; i < kHashAlgoCount; ++i) {
-      const char* name = openssl_digest_name(static_cast<HashAlgo>(i));
-      c[i] = name ? EVP_get_digestbyname(name) : nullptr;
-    }
-    return c;
-  }();
-  return cache[static_cast<std::size_t>(algo)];
+  // Fetched once per algorithm, when first asked for: a process that hashes
+  // with one algorithm does not look up the others.
+  static std::array<std::once_flag, kHashAlgoCount> once;
+  static std::array<const EVP_MD*, kHashAlgoCount> cache{};
+  auto i = static_cast<std::size_t>(algo);
+  std::call_once(once[i], [&] {
+    const char* name = openssl_digest_name(algo);
+    cache[i] = name ? EVP_get_digestbyname(name) : nullptr;
+  });
+  return cache[i];
 }
 
 Result<Hasher> Hasher::create(HashAlgo algo) {
@@ -66,16 +71,27 @@ Result<Bytes> hash_bytes(HashAlgo algo, ByteView data) {
 
 Result<Bytes> hash_fd(HashAlgo algo, int fd, std::size_t buffer_size) {
   IMASHIM_TRY(Hasher h, Hasher::create(algo));
-  Bytes buf(buffer_size);
+  // No larger than the file (and its EOF read): a small manifest or config
+  // file does not pay for faulting in a large buffer. The buffer is kept per
+  // thread and never zeroed: the monitor's workers hash file after file.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size >= 0)
+    buffer_size = std::min(buffer_size, std::max<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, 4096));
+  thread_local std::unique_ptr<std::uint8_t[]> buf;
+  thread_local std::size_t capacity = 0;
+  if (capacity < buffer_size) {
+    buf = std::make_unique_for_overwrite<std::uint8_t[]>(buffer_size);
+    capacity = buffer_size;
+  }
   off_t off = 0;
   for (;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+    ssize_t n = ::pread(fd, buf.get(), buffer_size, off);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail_errno("read");
     }
     if (n == 0) break;
-    h.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
+    h.update(ByteView(buf.get(), static_cast<std::size_t>(n)));
     off += n;
   }
   return h.finish();

@@ -77,7 +77,8 @@ Result<Bytes> hash_bytes(HashAlgo algo, ByteView data);
 
 // Hashes a whole open file with pread() from offset 0 (the fd's position is
 // untouched, so fanotify event fds can be hashed without raising new events).
-// Large sequential reads; `buffer_size` bytes per read.
-Result<Bytes> hash_fd(HashAlgo algo, int fd, std::size_t buffer_size = 1 << 20);
+// Sequential reads of up to `buffer_size` bytes (fewer for a smaller file)
+// into a buffer kept per thread.
+Result<Bytes> hash_fd(HashAlgo algo, int fd, std::size_t buffer_size = 256 * 1024);
 
 }  // namespace imashim::formats

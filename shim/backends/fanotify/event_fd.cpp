@@ -61,8 +61,7 @@ Result<void> read_status(pid_t pid, FileEvent& e) {
 
 // Files up to 64 KiB: one pread of the size fstat gave into a per-thread
 // buffer (the kernel's ima_calc_file_hash also hashes i_size bytes), no
-// allocation, no second read for the end of file. Larger ones: hash_fd with
-// a buffer the size of the file (up to 1 MiB).
+// allocation, no second read for the end of file. Larger ones: hash_fd.
 Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) {
   constexpr std::size_t kSmall = 64 * 1024;
   struct stat st {};
@@ -79,9 +78,7 @@ Result<Bytes> EventFdContent::digest(formats::HashAlgo algo) {
     }
     return formats::hash_bytes(algo, ByteView(buf.data(), got));
   }
-  std::size_t buf = 1 << 20;
-  if (size >= 0 && static_cast<std::size_t>(size) < buf) buf = static_cast<std::size_t>(size) + 1;
-  return formats::hash_fd(algo, fd_, buf);
+  return formats::hash_fd(algo, fd_);
 }
 
 Result<std::optional<Bytes>> EventFdContent::ima_xattr() {
