@@ -14,7 +14,8 @@ source "$IMASHIM_SRC/tests/lib/engines.sh"
 [ "$(id -u)" = 0 ] || { echo "bench_runtime: needs root"; exit 0; }
 
 B=$TEST_TMP/bundle
-ROOT=$TEST_TMP/runc-root
+run_tmpfs "$TEST_TMP/run" || exit 1
+ROOT=$TEST_TMP/run/runc
 make_overlay_bundle "$B" /bin/true >/dev/null
 
 now_ns() { date +%s%N; }
@@ -33,7 +34,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]
 
 printf '%-8s %12s %14s %8s %10s  %s\n' mode "runc ms" "ima-runc ms" ratio "delta ms" goal
 for mode in off measure enforce; do
-  node_config "{\"mode\": \"$mode\"}"
+  node_config "{\"mode\": \"$mode\", \"state_root\": \"$TEST_TMP/run/imashim\"}"
   # Warm-up: fills the layer cache, page cache and runc's state dir.
   if ! one "$IMA_RUNC" warm-$mode >/dev/null; then
     printf '%-8s unavailable: %s\n' "$mode" "$(tr '\n' ' ' <"$TEST_TMP/err")"

@@ -13,9 +13,10 @@ source "$IMASHIM_SRC/tests/lib/engines.sh"
 mode=$1 N=$2
 shift 2
 B=$TEST_TMP/bundle
-ROOT=$TEST_TMP/runc-root
+run_tmpfs "$TEST_TMP/run" || exit 1
+ROOT=$TEST_TMP/run/runc
 make_overlay_bundle "$B" /bin/true >/dev/null
-node_config "{\"mode\": \"$mode\"}"
+node_config "{\"mode\": \"$mode\", \"state_root\": \"$TEST_TMP/run/imashim\"}"
 now_us() { echo $(($(date +%s%N) / 1000)); }
 # one RUNTIME ID: prints create, start, delete and total microseconds.
 one() {

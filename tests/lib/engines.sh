@@ -124,6 +124,13 @@ node_config() {
     >"$IMASHIM_CONFIG"
 }
 
+# run_tmpfs DIR: a private tmpfs at DIR, as /run is on a node, where runc's
+# root (/run/runc, containerd's /run/containerd/runc) and imashim's state_root
+# (/run/imashim) live; the benchmarks keep both there.
+run_tmpfs() {
+  mkdir -p "$1" && mount -t tmpfs -o size=256m,mode=0755 tmpfs "$1" && on_exit "umount -l '$1'"
+}
+
 state_dir_of() { echo "$IMASHIM_ROOT/run/$1"; }
 log_dir_of() { echo "$IMASHIM_ROOT/logs/$1"; }
 
