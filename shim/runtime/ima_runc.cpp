@@ -118,9 +118,10 @@ int cmd_create(const RuncCommand& cmd, const Pipeline& pipeline) {
   if (!*prepared) return exec_or_report(cmd, s.runc);
   auto pid = spawn_runc(s.runc, args_of(cmd));
   if (!pid) return report(cmd, fmt::format("create {}", s.id), pid.error());
-  // The layers' labels and the policy while runc creates the container: no
-  // image code runs before `start`, and the backend attaches with them below,
-  // before create returns.
+  // The backend's start, the layers' labels and the policy while runc creates
+  // the container: no image code runs before `start`, and the backend attaches
+  // with them below, before create returns.
+  prestart(**prepared);
   auto finished = finish_prepare(**prepared, pipeline);
   auto status = wait_runc(*pid);
   if (!status) return report(cmd, fmt::format("create {}", s.id), status.error());

@@ -226,6 +226,16 @@ Result<void> finish_prepare(Prepared& p, const Pipeline& pipeline) {
   return {};
 }
 
+void prestart(Prepared& p) {
+  backends::AttachRequest r;
+  r.container_id = p.id;
+  r.mode = p.settings.mode;
+  r.hash_algo = p.node.hash_algo;
+  r.log_dir = log_dir(p.node, p.id);
+  r.state_dir = state_dir(p.node, p.id);
+  p.backend->prestart(r);
+}
+
 Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   ContainerState s;
   s.id = p.id;

@@ -64,8 +64,25 @@ check "backend that cannot attach: reported" reported "ns-mount"
 check "backend that cannot attach: nothing left" nothing_left b7 "$ROOT"
 check_eq "backend that cannot attach: no runc container" "" "$(runc --root "$ROOT" list -q)"
 
-# Pass-through: the same output and exit code as runc.
+# runc create fails after ima-runc started the container's monitor ahead of
+# attach (an id in use): that monitor goes, the live container keeps its own.
 node_config '{}'
+# (the created container keeps the stdio it is given: files, not a pipe to wait on)
+"$IMA_RUNC" --root "$ROOT" create --bundle "$B" d1 >"$TEST_TMP/d1.out" 2>&1
+check_eq "id in use: the first container is created" 0 "$?"
+monitors() { pgrep -fc "ima-monitor run --config $(state_dir_of d1)/monitor.json"; }
+before=$(monitors)
+state_before=$(cat "$(state_dir_of d1)/state.json")
+try d1 create --bundle "$B" d1
+check "id in use: runc's refusal reported" test "$RC" -ne 0
+sleep 0.2
+check_eq "id in use: no second monitor" "$before" "$(monitors)"
+check_eq "id in use: the live container's state untouched" "$state_before" "$(cat "$(state_dir_of d1)/state.json")"
+check "id in use: the live container's log untouched" test -s "$(log_dir_of d1)/policy" -a ! -e "$(log_dir_of d1)/monitor.log.tmp"
+"$IMA_RUNC" --root "$ROOT" delete --force d1 >/dev/null 2>&1
+check "id in use: delete leaves nothing" nothing_left d1 "$ROOT"
+
+# Pass-through: the same output and exit code as runc.
 check_eq "--version is runc's" "$(runc --version)" "$("$IMA_RUNC" --version)"
 "$IMA_RUNC" --root "$ROOT" state no-such-container >/dev/null 2>&1; a=$?
 runc --root "$ROOT" state no-such-container >/dev/null 2>&1; b=$?

@@ -72,6 +72,13 @@ class Backend {
   virtual ~Backend() = default;
   virtual Kind kind() const = 0;
   virtual Capabilities capabilities() const = 0;
+  // Optional work ahead of attach(), while the container is being created
+  // and has no init yet: `request` names the container, its log and state
+  // dirs, mode and hash, nothing else, and neither dir may be touched yet.
+  // The fanotify backend starts its monitor here. Best effort: a failure
+  // leaves attach() to do everything; without a later attach() the work is
+  // undone when the backend is destroyed.
+  virtual void prestart(const AttachRequest& request) { (void)request; }
   // Starts measuring (and, per mode, appraising) the container. Returns only
   // when the container is covered: no image code may run unmeasured.
   virtual Result<Attachment> attach(const AttachRequest& request) = 0;

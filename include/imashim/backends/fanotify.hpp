@@ -73,6 +73,10 @@ struct MonitorConfig {
 // in place and closes it. Returns the process exit code.
 int run_monitor(const MonitorConfig& config, int ready_fd);
 
+// What a monitor started ahead of attach does while it waits: OpenSSL's
+// configuration and the digests every log needs (sha1 and sha256 banks).
+void warm_up();
+
 // Where attach() looks for the monitor executable.
 Result<std::filesystem::path> find_monitor(const FanotifyOptions& options);
 

@@ -99,6 +99,10 @@ Result<std::optional<Prepared>> begin_prepare(const NodeConfig& node, std::strin
                                               const std::filesystem::path& bundle_dir, const Pipeline& pipeline);
 Result<void> finish_prepare(Prepared& prepared, const Pipeline& pipeline);
 
+// While `runc create` runs: what the backend can start before the container
+// has an init (Backend::prestart; the fanotify monitor's process).
+void prestart(Prepared& p);
+
 // Attaches the backend to the container whose init is `init_pid`, records the
 // state and the policy. On failure nothing of imashim's is left (state dir and
 // the new log dir removed); the caller removes the container.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -70,16 +73,20 @@ Result<void> write_handoff(const std::filesystem::path& path, std::string_view t
 // wait on those) and no other fd of ours. posix_spawn (vfork and exec) rather
 // than a double fork of this large process: the monitor ends up where a
 // double fork puts it, with the nearest subreaper or init once we exit, a
-// moment after its ready report.
-Result<void> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
-                           const std::filesystem::path& stderr_log) {
+// moment after its ready report. `go_r` >= 0: a monitor started ahead of
+// attach, which waits on fd 4 for the word to go and writes no log until
+// then (its stderr is /dev/null until it opens the log dir's monitor.log).
+Result<pid_t> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
+                            int go_r, const std::filesystem::path& stderr_log) {
   // Above the stdio numbers, so that no dup2 below overwrites another's source.
   os::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   os::UniqueFd null(::fcntl(devnull.get(), F_DUPFD_CLOEXEC, 10));
-  os::UniqueFd err(::open(stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  os::UniqueFd err;
+  if (!stderr_log.empty()) err.reset(::open(stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (err) err.reset(::fcntl(err.get(), F_DUPFD_CLOEXEC, 10));
   os::UniqueFd ready(::fcntl(ready_w, F_DUPFD_CLOEXEC, 10));
-  if (!null || !ready) return fail_errno("spawn the monitor: open /dev/null");
+  os::UniqueFd go(go_r >= 0 ? ::fcntl(go_r, F_DUPFD_CLOEXEC, 10) : -1);
+  if (!null || !ready || (go_r >= 0 && !go)) return fail_errno("spawn the monitor: open /dev/null");
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
@@ -89,15 +96,18 @@ Result<void> spawn_monitor(const std::filesystem::path& exe, const std::filesyst
   posix_spawn_file_actions_adddup2(&fa, null.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, err ? err.get() : null.get(), 2);
   posix_spawn_file_actions_adddup2(&fa, ready.get(), 3);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  if (go) posix_spawn_file_actions_adddup2(&fa, go.get(), 4);
+  posix_spawn_file_actions_addclosefrom_np(&fa, go ? 5 : 4);
   std::string exe_s = exe.string(), config_s = config.string();
-  const char* argv[] = {kMonitorName, "run", "--config", config_s.c_str(), "--ready-fd", "3", nullptr};
+  std::vector<const char*> argv{kMonitorName, "run", "--config", config_s.c_str(), "--ready-fd", "3"};
+  if (go) argv.insert(argv.end(), {"--go-fd", "4"});
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, exe_s.c_str(), &fa, &attr, const_cast<char* const*>(argv), environ);
+  int rc = ::posix_spawn(&pid, exe_s.c_str(), &fa, &attr, const_cast<char* const*>(argv.data()), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return fail("spawn the monitor " + exe_s + ": " + std::strerror(rc));
-  return {};
+  return pid;
 }
 
 // Is `pid` the monitor of this container (not a recycled pid)?
@@ -107,20 +117,55 @@ bool is_our_monitor(pid_t pid, const std::filesystem::path& config) {
   return cmd.find(config.string()) != std::string::npos;
 }
 
+void kill_and_wait(pid_t pid) {
+  os::UniqueFd fd(pidfd_open(pid));
+  if (fd && pidfd_signal(fd.get(), SIGKILL) == 0) wait_exit(fd.get(), std::chrono::seconds(2));
+}
+
 // A monitor that never reported ready (timeout): nothing half-started stays behind.
 void stop_unready_monitor(const std::filesystem::path& state, const std::filesystem::path& config) {
   pid_t pid = 0;
   std::ifstream(state / "monitor.pid") >> pid;
   if (pid <= 0 || !is_our_monitor(pid, config)) return;
-  os::UniqueFd fd(pidfd_open(pid));
-  if (fd && pidfd_signal(fd.get(), SIGKILL) == 0) wait_exit(fd.get(), std::chrono::seconds(2));
+  kill_and_wait(pid);
 }
+
+// A monitor started by prestart(), waiting for the word to go.
+struct Prestarted {
+  pid_t pid = -1;
+  std::filesystem::path config;
+  os::UniqueFd go_w, ready_r;
+};
 
 class FanotifyBackend : public Backend {
  public:
   explicit FanotifyBackend(FanotifyOptions o) : options_(std::move(o)) {}
+  // A prestarted monitor that attach() did not take reads end of file on its
+  // go pipe and exits without having touched anything; it is reaped here.
+  ~FanotifyBackend() override {
+    if (!prestarted_) return;
+    prestarted_->go_w.reset();
+    ::waitpid(prestarted_->pid, nullptr, 0);
+  }
   Kind kind() const override { return Kind::fanotify; }
   Capabilities capabilities() const override { return {true, true, true}; }
+
+  // The monitor's exec, static start and OpenSSL's set-up while runc creates
+  // the container (docs/runtime.md); attach() then tells it to go.
+  void prestart(const AttachRequest& request) override {
+    if (prestarted_) return;
+    auto exe = find_monitor(options_);
+    if (!exe) return;
+    int ready[2], go[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    os::UniqueFd ready_r(ready[0]), ready_w(ready[1]);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0) return;
+    os::UniqueFd go_r(go[0]), go_w(go[1]);
+    auto config = state_dir(request) / "monitor.json";
+    auto pid = spawn_monitor(*exe, config, ready_w.get(), go_r.get(), {});
+    if (!pid) return;
+    prestarted_ = Prestarted{*pid, config, std::move(go_w), std::move(ready_r)};
+  }
 
   Result<Attachment> attach(const AttachRequest& request) override {
     IMASHIM_TRY_VOID(validate(request));
@@ -136,24 +181,41 @@ class FanotifyBackend : public Backend {
     auto config_path = state / "monitor.json";
     std::filesystem::remove(state / kFinalizedMark, ec);  // left by an earlier monitor of this dir
     IMASHIM_TRY_VOID(write_handoff(config_path, config.to_json().dump(2)));
-    IMASHIM_TRY(auto exe, find_monitor(options_));
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("pipe");
-    os::UniqueFd ready_r(p[0]), ready_w(p[1]);
-    IMASHIM_TRY_VOID(spawn_monitor(exe, config_path, ready_w.get(), request.log_dir / "monitor.log"));
-    ready_w.reset();
+    os::UniqueFd ready_r;
+    pid_t pid = -1;
+    if (prestarted_ && prestarted_->config == config_path) {
+      Prestarted p = std::move(*prestarted_);
+      prestarted_.reset();
+      // A socket, not a pipe: a monitor that died meanwhile costs us EPIPE, not SIGPIPE.
+      if (::send(p.go_w.get(), "go\n", 3, MSG_NOSIGNAL) == 3) {
+        pid = p.pid;
+        ready_r = std::move(p.ready_r);
+      } else {
+        kill_and_wait(p.pid);
+        ::waitpid(p.pid, nullptr, 0);
+      }
+    }
+    if (!ready_r) {
+      IMASHIM_TRY(auto exe, find_monitor(options_));
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+      ready_r.reset(fds[0]);
+      os::UniqueFd ready_w(fds[1]);
+      IMASHIM_TRY(pid, spawn_monitor(exe, config_path, ready_w.get(), -1, request.log_dir / "monitor.log"));
+    }
     std::string line = read_line(ready_r.get(), options_.ready_timeout);
-    pid_t pid = 0;
+    pid_t ready_pid = 0;
     int marks = 0;
-    if (std::sscanf(line.c_str(), "ready %d marks=%d", &pid, &marks) < 1 || pid <= 0) {
+    if (std::sscanf(line.c_str(), "ready %d marks=%d", &ready_pid, &marks) < 1 || ready_pid <= 0) {
       std::string why = line.rfind("error ", 0) == 0 ? line.substr(6)
                         : line.empty() ? "no ready report within the timeout" : line;
+      if (is_our_monitor(pid, config_path)) kill_and_wait(pid);
       stop_unready_monitor(state, config_path);
       return fail("fanotify monitor for container " + request.container_id + ": " + why);
     }
     Attachment a;
     a.kind = Kind::fanotify;
-    a.monitor_pid = pid;
+    a.monitor_pid = ready_pid;
     a.extra = {{"log_dir", request.log_dir.string()}, {"config", config_path.string()}, {"marks", marks}};
     return a;
   }
@@ -204,6 +266,7 @@ class FanotifyBackend : public Backend {
     return {};
   }
   FanotifyOptions options_;
+  std::optional<Prestarted> prestarted_;
 };
 
 }  // namespace

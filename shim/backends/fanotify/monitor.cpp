@@ -391,6 +391,11 @@ int event_loop(Monitor& m, Setup& s) {
 
 }  // namespace
 
+void warm_up() {
+  (void)formats::evp_md(formats::HashAlgo::sha1);
+  (void)formats::evp_md(formats::HashAlgo::sha256);
+}
+
 int run_monitor(const MonitorConfig& config, int ready_fd) {
   ::prctl(PR_SET_NAME, "ima-monitor", 0, 0, 0);
   ::signal(SIGCHLD, SIG_IGN);  // the guardian is reaped by the kernel

@@ -2,6 +2,11 @@
 // the backend), and a small front end to attach/detach it by hand and to
 // replay recorded events through the decision engine.
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include <fstream>
 #include <iostream>
@@ -26,12 +31,36 @@ Result<std::string> read_text(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-int run(const std::string& config_path, int ready_fd) {
+// Started ahead of attach (--go-fd): wait for the word, then log to the
+// container's monitor.log. End of file instead: the attach was abandoned,
+// and nothing has been touched.
+bool wait_for_go(int go_fd) {
+  char buf[8];
+  ssize_t n;
+  do n = ::read(go_fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  ::close(go_fd);
+  return n > 0;
+}
+
+void log_stderr_to(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return;
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+}
+
+int run(const std::string& config_path, int ready_fd, int go_fd) {
+  if (go_fd >= 0) {
+    fanotify::warm_up();
+    if (!wait_for_go(go_fd)) return 0;
+  }
   auto text = read_text(config_path);
   if (!text) return error(text.error().message());
   auto j = nlohmann::json::parse(*text, nullptr, false);
   auto config = fanotify::MonitorConfig::from_json(j);
   if (!config) return error(config_path + ": " + config.error().message());
+  if (go_fd >= 0) log_stderr_to(config->log_dir / "monitor.log");
   return fanotify::run_monitor(*config, ready_fd);
 }
 
@@ -105,10 +134,11 @@ int main(int argc, char** argv) {
   CLI::App app{"ima-monitor: per-container IMA measurement and appraisal with fanotify"};
   app.require_subcommand(1);
   std::string config, state_file, log_dir, events;
-  int ready_fd = -1;
+  int ready_fd = -1, go_fd = -1;
   auto* run_cmd = app.add_subcommand("run", "Run a monitor (started by the fanotify backend)");
   run_cmd->add_option("--config", config, "monitor.json")->required();
   run_cmd->add_option("--ready-fd", ready_fd, "fd for the ready report");
+  run_cmd->add_option("--go-fd", go_fd, "started ahead of attach: wait for a line on this fd before reading --config");
   AttachArgs a;
   auto* att = app.add_subcommand("attach", "Attach a monitor to a created container (as ima-runc create does)");
   att->add_option("--id", a.req.container_id, "container id")->required();
@@ -131,7 +161,7 @@ int main(int argc, char** argv) {
   rep->add_option("--events", events, "recorded events (JSON lines)")->required();
   rep->add_option("--config", config, "monitor.json (policy, mode, log_dir)")->required();
   CLI11_PARSE(app, argc, argv);
-  if (*run_cmd) return run(config, ready_fd);
+  if (*run_cmd) return run(config, ready_fd, go_fd);
   if (*att) return attach(a);
   if (*det) return detach(state_file, log_dir);
   return replay(events, config);
