@@ -1,5 +1,10 @@
+// The front end's decision (front_core.hpp) with the C library's calls: for
+// the tests, and as the whole `ima-runc` of builds with sanitizers, which
+// need the C library.
 #include "imashim/runtime/front.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,8 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "imashim/runtime/bundle.hpp"
-#include "imashim/runtime/config.hpp"
+#include "imashim/runtime/front_core.hpp"
 #include "imashim/runtime/runc.hpp"
 #include "imashim/runtime/runc_cli.hpp"
 
@@ -18,58 +22,74 @@ namespace imashim::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-using To = FrontRoute::To;
 
-FrontRoute to_full() { return {}; }
-
-// runc, if the node config names one that can be found; else the full
-// implementation, which reports.
-FrontRoute to_runc(const NodeConfig& node) {
-  auto runc = find_real_runc(node);
-  if (!runc) return to_full();
-  return {To::runc, std::move(*runc)};
+long read_file(const char* path, char* buf, std::size_t cap) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  std::size_t got = 0;
+  for (;;) {
+    if (got == cap) {
+      ::close(fd);
+      return -EFBIG;
+    }
+    ssize_t n = ::read(fd, buf + got, cap - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return -e;
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return static_cast<long>(got);
 }
 
-// create/run: runc when the container's mode is off, as prepare() decides it.
-FrontRoute route_create(const RuncCommand& cmd, const NodeConfig& node) {
-  auto id = cmd.container_id();
-  if (!id || id->empty() || node.backend == BackendChoice::off) return to_runc(node);
-  if (!validate_container_id(*id)) return to_full();
-  auto bundle = load_bundle(cmd.flag("bundle").value_or("."));
-  if (!bundle) return to_full();
-  auto settings = container_settings(node, bundle->annotations);
-  if (!settings || settings->mode != backends::Mode::off) return to_full();
-  return to_runc(node);
+int stat_path(const char* path, bool* regular, bool* executable, unsigned long* dev, unsigned long* ino) {
+  struct stat st {};
+  if (::stat(path, &st) != 0) return -errno;
+  *regular = S_ISREG(st.st_mode);
+  *executable = ::access(path, X_OK) == 0;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
 }
 
-// delete: runc when imashim has no state for the container.
-FrontRoute route_delete(const RuncCommand& cmd, const NodeConfig& node) {
-  auto id = cmd.container_id();
-  if (!id || !validate_container_id(*id)) return to_full();
-  std::error_code ec;
-  if (fs::exists(node.state_root / *id, ec) || ec) return to_full();
-  return to_runc(node);
+std::string_view env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
 }
 
 }  // namespace
 
 FrontRoute route_command(const std::vector<std::string>& argv) {
-  auto cmd = parse_runc_command(argv);
-  if (!cmd) return to_full();
-  auto node = load_node_config();
-  if (!node) return to_full();
-  switch (cmd->role()) {
-    case CommandRole::create:
-    case CommandRole::run: return route_create(*cmd, *node);
-    case CommandRole::remove: return route_delete(*cmd, *node);
-    case CommandRole::pass_through: break;
-  }
-  return to_runc(*node);
+  std::vector<const char*> args;
+  for (const auto& a : argv) args.push_back(a.c_str());
+  args.push_back(nullptr);
+  static char file_buf[front::kFileBuffer];
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  std::string self_s = ec ? "/proc/self/exe" : self.string();
+  front::Inputs in;
+  in.argc = static_cast<int>(argv.size());
+  in.argv = args.data();
+  in.config_env = env("IMASHIM_CONFIG");
+  in.path_set = std::getenv("PATH") != nullptr;
+  in.path_env = env("PATH");
+  in.front_env = env(kFrontEnv);
+  in.self_exe = self_s;
+  in.file_buf = file_buf;
+  in.file_cap = sizeof file_buf;
+  static front::Decision d;
+  front::decide(in, front::Os{read_file, stat_path}, d);
+  if (d.to == front::Decision::To::runc) return {FrontRoute::To::runc, fs::path(std::string(d.runc.view()))};
+  return {};
 }
 
 int ima_runc_front_main(std::vector<std::string> argv) {
   auto route = route_command(argv);
-  if (route.to == To::runc) {
+  if (route.to == FrontRoute::To::runc) {
     auto e = exec_runc(route.runc, argv);
     std::fprintf(stderr, "ima-runc: %s\n", e.message().c_str());
     return 127;

@@ -182,9 +182,7 @@ std::vector<std::string> create_args(const RuncCommand& cmd, const std::string& 
   args.push_back("create");
   for (const auto& f : cmd.flags) {
     if (f.name == "detach" || f.name == "keep" || f.name == "no-subreaper") continue;
-    const FlagSpec* spec = nullptr;
-    for (const auto& fs : cmd.spec->flags)
-      if (fs.names.front() == f.name) spec = &fs;
+    const FlagSpec* spec = find_flag(cmd.spec->flags, f.name);
     bool bool_true = (!spec || !spec->takes_value) && f.value == "true";
     args.push_back(bool_true ? "--" + f.name : "--" + f.name + "=" + f.value);
   }

@@ -14,13 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace imashim::runtime {
+#include "imashim/runtime/front_core.hpp"
 
-// The full implementation's executable name, next to the front end.
-inline constexpr const char* kFullImplementation = "ima-runc-full";
-// The environment variable through which the full implementation learns the
-// front end's path: a `runc` in PATH that is the front end is never called.
-inline constexpr const char* kFrontEnv = "IMASHIM_RUNC_FRONT";
+namespace imashim::runtime {
 
 struct FrontRoute {
   enum class To { runc, full } to = To::full;

@@ -1,5 +1,4 @@
-// runc 1.1's command line as a model: the global flags, every subcommand, and
-// which flags take a value, so that the container id, the bundle and the files
+// runc 1.1's command line parsed with its model (runc_model.hpp), so that the container id, the bundle and the files
 // runc is told to use are found however an engine spells them
 // (`--bundle B`, `--bundle=B`, `-b B`, `-bundle B`, flags after the id).
 // Flags the model does not know are kept and passed on untouched.
@@ -11,33 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "imashim/runtime/runc_model.hpp"
 #include "imashim/util/result.hpp"
 
 namespace imashim::runtime {
 
-// What ima-runc does with a subcommand.
-enum class CommandRole {
-  pass_through,  // exec runc with the same argv
-  create,        // label, policy, runc create, attach
-  run,           // create + start + wait + delete
-  remove,        // runc delete, then detach and finalize
-};
-
-struct FlagSpec {
-  std::vector<std::string_view> names;  // without dashes; the first is canonical ("bundle", "b")
-  bool takes_value = false;
-};
-
-struct CommandSpec {
-  std::string_view name;
-  CommandRole role = CommandRole::pass_through;
-  std::vector<FlagSpec> flags;
-};
-
 // The global flags (before the subcommand) and the subcommands.
-const std::vector<FlagSpec>& global_flags();
-const std::vector<CommandSpec>& commands();
-const CommandSpec* find_command(std::string_view name);
+std::span<const FlagSpec> global_flags();
+std::span<const CommandSpec> commands();
 
 // One flag as it appeared on the command line.
 struct ParsedFlag {
