@@ -1,13 +1,16 @@
 // ima-runc's front end: the decisions that need none of imashim's machinery,
-// made by a small static executable (`ima-runc`) so that runc's own commands
-// (start, kill, state, ...) and containers in mode off cost one exec more than
-// runc and nothing else. Everything else goes to the full implementation
+// made by a small executable (`ima-runc`) so that runc's own commands (start,
+// kill, state, ...) and containers in mode off cost one exec more than runc
+// and nothing else. Everything else goes to the full implementation
 // (`ima-runc-full`, next to it), which redoes the decision with every check.
 //
-// The front end decides with the same code as the full implementation (node
-// config, runc CLI model, bundle and annotations), so both agree; wherever
-// the front end is not sure (a broken node config, an unknown command line),
-// the full implementation decides and reports.
+// The decision is front_core.hpp: the same runc command line model as the
+// full implementation (runc_model.hpp), and readers of the node config and
+// the bundle's annotations that are stricter than the full implementation's:
+// wherever the front end is not sure (a broken node config, a TPM block, an
+// annotation of imashim's it does not read), the full implementation decides
+// and reports. route_command() runs that decision with the C library, for
+// the tests and for the front end of builds with sanitizers.
 #pragma once
 
 #include <filesystem>
