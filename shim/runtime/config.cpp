@@ -80,20 +80,8 @@ Result<E> as_enum(const json& v, const std::array<std::pair<E, std::string_view>
 constexpr std::array<std::pair<Mode, std::string_view>, 4> kModes{{
     {Mode::off, "off"}, {Mode::measure, "measure"}, {Mode::log, "log"}, {Mode::enforce, "enforce"}}};
 
-// Whether OpenSSL computes `algo`. ima-runc's front end links no OpenSSL
-// (cmake/ima-runc-front.cmake): it accepts the SHA digests every OpenSSL 3
-// has, and a node config naming another algorithm is an error there, which
-// hands the command to ima-runc-full, which asks OpenSSL.
-bool hash_supported(formats::HashAlgo algo) {
-#ifdef IMASHIM_FRONT_END
-  using formats::HashAlgo;
-  for (auto a : {HashAlgo::sha1, HashAlgo::sha224, HashAlgo::sha256, HashAlgo::sha384, HashAlgo::sha512})
-    if (a == algo) return true;
-  return false;
-#else
-  return formats::evp_md(algo) != nullptr;
-#endif
-}
+// Whether OpenSSL computes `algo`.
+bool hash_supported(formats::HashAlgo algo) { return formats::evp_md(algo) != nullptr; }
 
 Result<formats::HashAlgo> as_hash(const json& v) {
   IMASHIM_TRY(auto s, as_string(v));
