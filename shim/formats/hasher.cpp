@@ -24,7 +24,12 @@ const evp_md_st* evp_md(HashAlgo algo) {
   auto i = static_cast<std::size_t>(algo);
   std::call_once(once[i], [&] {
     const char* name = openssl_digest_name(algo);
-    cache[i] = name ? EVP_get_digestbyname(name) : nullptr;
+    if (!name) return;
+    // Fetched explicitly from the providers, once: a digest looked up by name
+    // alone is fetched again by every EVP_DigestInit_ex (OpenSSL 3's implicit
+    // fetch), that is for every file hashed. Kept for the process's life.
+    cache[i] = EVP_MD_fetch(nullptr, name, nullptr);
+    if (!cache[i]) cache[i] = EVP_get_digestbyname(name);
   });
   return cache[i];
 }

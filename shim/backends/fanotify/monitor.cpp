@@ -392,8 +392,10 @@ int event_loop(Monitor& m, Setup& s) {
 }  // namespace
 
 void warm_up() {
-  (void)formats::evp_md(formats::HashAlgo::sha1);
-  (void)formats::evp_md(formats::HashAlgo::sha256);
+  // A digest computed, not only looked up: OpenSSL reads its configuration
+  // and loads its provider at the first fetch and init.
+  (void)formats::hash_bytes(formats::HashAlgo::sha1, {});
+  (void)formats::hash_bytes(formats::HashAlgo::sha256, {});
 }
 
 int run_monitor(const MonitorConfig& config, int ready_fd) {
