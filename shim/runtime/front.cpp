@@ -3,7 +3,6 @@
 // need the C library.
 #include "imashim/runtime/front.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "imashim/os/file.hpp"
 #include "imashim/runtime/front_core.hpp"
 #include "imashim/runtime/runc.hpp"
 #include "imashim/runtime/runc_cli.hpp"
@@ -24,26 +24,11 @@ namespace {
 namespace fs = std::filesystem;
 
 long read_file(const char* path, char* buf, std::size_t cap) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  std::size_t got = 0;
-  for (;;) {
-    if (got == cap) {
-      ::close(fd);
-      return -EFBIG;
-    }
-    ssize_t n = ::read(fd, buf + got, cap - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return -e;
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return static_cast<long>(got);
+  auto text = os::read_file(path);
+  if (!text) return text.error().sys_errno() ? -text.error().sys_errno() : -EIO;
+  if (text->size() >= cap) return -EFBIG;
+  std::memcpy(buf, text->data(), text->size());
+  return static_cast<long>(text->size());
 }
 
 int stat_path(const char* path, bool* regular, bool* executable, unsigned long* dev, unsigned long* ino) {

@@ -377,7 +377,8 @@ CommandView scan_command(int argc, const char* const* argv) {
 
 void decide(const Inputs& in, const Os& os, Decision& out) {
   out.to = Decision::To::full;
-  CommandView cmd = scan_command(in.argc, in.argv);
+  out.command = scan_command(in.argc, in.argv);
+  const CommandView& cmd = out.command;
   if (!cmd.ok) return;
   // The node config, as load_node_config reads it.
   NodeView node;

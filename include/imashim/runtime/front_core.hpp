@@ -81,10 +81,11 @@ struct CommandView {
 };
 CommandView scan_command(int argc, const char* const* argv);
 
-// Where the command goes, with the runc to exec.
+// Where the command goes, with the runc to exec, and the command line as read.
 struct Decision {
   enum class To { runc, full } to = To::full;
   Path runc;
+  CommandView command;
 };
 
 // Everything the decision reads: the environment's IMASHIM_CONFIG, PATH and

@@ -290,12 +290,12 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
   in.self_exe = g_self.view();
   in.file_buf = g_file;
   in.file_cap = sizeof g_file;
-  front::CommandView cmd = front::scan_command(argc, argv);
   if (argc < 1 || static_cast<std::size_t>(argc) > kMaxArgs) {
-    report(cmd, argc < 1 ? "no arguments" : "too many arguments");
+    report(front::CommandView{}, argc < 1 ? "no arguments" : "too many arguments");
     return 1;
   }
   front::decide(in, front::Os{read_file, stat_path}, g_decision);
+  const front::CommandView& cmd = g_decision.command;
   if (g_decision.to == front::Decision::To::runc) {
     g_args[0] = g_decision.runc.c_str();
     for (int i = 1; i < argc; ++i) g_args[i] = argv[i];
