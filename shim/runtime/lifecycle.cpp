@@ -226,15 +226,23 @@ Result<void> finish_prepare(Prepared& p, const Pipeline& pipeline) {
   return {};
 }
 
-void prestart(Prepared& p) {
+namespace {
+
+// What the backend is told of the container before it has an init: its id,
+// mode, hash and dirs (attach adds the init, the policy and the manifests).
+backends::AttachRequest request_before_init(const Prepared& p) {
   backends::AttachRequest r;
   r.container_id = p.id;
   r.mode = p.settings.mode;
   r.hash_algo = p.node.hash_algo;
   r.log_dir = log_dir(p.node, p.id);
   r.state_dir = state_dir(p.node, p.id);
-  p.backend->prestart(r);
+  return r;
 }
+
+}  // namespace
+
+void prestart(Prepared& p) { p.backend->prestart(request_before_init(p)); }
 
 Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   ContainerState s;
@@ -247,13 +255,9 @@ Result<ContainerState> attach(Prepared& p, pid_t init_pid) {
   s.created = now_rfc3339();
   s.notes = p.settings.notes;
   auto& r = s.request;
-  r.container_id = p.id;
+  r = request_before_init(p);
   r.init_pid = init_pid;
   r.policy_text = p.policy;
-  r.mode = p.settings.mode;
-  r.hash_algo = p.node.hash_algo;
-  r.log_dir = log_dir(p.node, p.id);
-  r.state_dir = state_dir(p.node, p.id);
   r.manifests = p.labels.manifests;
 
   std::error_code ec;

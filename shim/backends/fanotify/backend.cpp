@@ -141,7 +141,7 @@ class FanotifyBackend : public Backend {
  public:
   explicit FanotifyBackend(FanotifyOptions o) : options_(std::move(o)) {}
   // A prestarted monitor that attach() did not take reads end of file on its
-  // go pipe and exits without having touched anything; it is reaped here.
+  // go socket and exits without having touched anything; it is reaped here.
   ~FanotifyBackend() override {
     if (!prestarted_) return;
     prestarted_->go_w.reset();

@@ -270,7 +270,7 @@ const char* g_env[kMaxArgs + 2];
 char g_file[front::kFileBuffer];
 front::Decision g_decision;
 front::Path g_self, g_full;
-char g_front_env[front::Path::kCap + 32];
+front::Path g_front_var;  // IMASHIM_RUNC_FRONT=<self>
 
 int front_main(int argc, const char* const* argv, const char* const* envp) {
   long n = sys(__NR_readlinkat, AT_FDCWD, reinterpret_cast<long>("/proc/self/exe"), reinterpret_cast<long>(g_self.text),
@@ -311,10 +311,10 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
   std::string_view self = g_self.view();
   auto slash = self.rfind('/');
   g_full.set(slash == std::string_view::npos ? "." : self.substr(0, slash), "/", kFullImplementation);
-  Line var;
-  var << kFrontEnv << "=" << self;
-  for (std::size_t i = 0; i < var.size && i < sizeof g_front_env - 1; ++i) g_front_env[i] = var.text[i];
-  g_front_env[var.size < sizeof g_front_env ? var.size : sizeof g_front_env - 1] = '\0';
+  if (!g_front_var.set(kFrontEnv, "=", self)) {
+    report(cmd, "the path of ima-runc is too long");
+    return 1;
+  }
   std::size_t k = 0;
   for (const char* const* e = envp; *e && k < kMaxArgs; ++e) {
     std::string_view v = *e;
@@ -322,7 +322,7 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
           v[std::string_view(kFrontEnv).size()] == '='))
       g_env[k++] = *e;
   }
-  g_env[k++] = g_front_env;
+  g_env[k++] = g_front_var.c_str();
   g_env[k] = nullptr;
   long e = sys(__NR_execve, reinterpret_cast<long>(g_full.c_str()), reinterpret_cast<long>(argv),
                reinterpret_cast<long>(g_env));
