@@ -23,6 +23,7 @@ if(NOT IMASHIM_SANITIZE AND NOT IMASHIM_FUZZ)  # sanitizers need a dynamic link
     target_link_libraries(ima-monitor PRIVATE ${IMASHIM_STATIC_${lib}})
   endforeach()
   target_link_options(ima-monitor PRIVATE -static-pie)
+  imashim_populate_image(ima-monitor)
 else()
   target_link_libraries(ima-monitor PRIVATE imashim CLI11::CLI11)
 endif()

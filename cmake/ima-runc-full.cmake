@@ -23,6 +23,7 @@ if(NOT IMASHIM_SANITIZE AND NOT IMASHIM_FUZZ)  # sanitizers need a dynamic link
   find_library(IMASHIM_STATIC_crypto NAMES libcrypto.a REQUIRED)
   target_link_libraries(ima-runc-full PRIVATE ${IMASHIM_STATIC_crypto})
   target_link_options(ima-runc-full PRIVATE -static-pie)
+  imashim_populate_image(ima-runc-full)
 else()
   target_link_libraries(ima-runc-full PRIVATE imashim)
 endif()
