@@ -74,7 +74,8 @@ struct MonitorConfig {
 int run_monitor(const MonitorConfig& config, int ready_fd);
 
 // What a monitor started ahead of attach does while it waits: OpenSSL's
-// configuration and the digests every log needs (sha1 and sha256 banks).
+// configuration and the digests every log needs (sha1 and sha256 banks), and
+// the heap its threads will share, grown and mapped.
 void warm_up();
 
 // Where attach() looks for the monitor executable.

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <poll.h>
 #include <sys/fanotify.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -35,8 +37,8 @@ namespace {
 constexpr std::uint64_t kPermMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM;
 constexpr std::uint64_t kMarkMask = kPermMask | FAN_CLOSE_WRITE;
 constexpr std::size_t kQueueDepth = 256;  // per worker; a full queue stops the reader (back-pressure)
-constexpr off_t kInlineMaxSize = 1 << 20;
-constexpr unsigned kExitSyncThreads = 4;  // the log's 2 fdatasyncs and 3 pcrs files: 4 threads and ours  // hashed by the reader itself when its shard is idle
+constexpr off_t kInlineMaxSize = 1 << 20;  // hashed by the reader itself when its shard is idle
+constexpr unsigned kExitSyncThreads = 4;  // the log's 2 fdatasyncs and 3 pcrs files: 4 threads and ours
 // Pseudo filesystems of a container that hold no files to measure.
 constexpr std::string_view kUnmarkedFsTypes[] = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"};
 
@@ -314,6 +316,31 @@ Result<os::UniqueFd> signal_fd() {
   return os::UniqueFd(fd);
 }
 
+// What the monitor allocates for a container (its config, policy, manifests,
+// log buffers, each worker's read buffer) fits in this with room to spare.
+constexpr std::size_t kHeapReserve = 1 << 20;
+
+// One heap for every thread, grown now and mapped in one call. Each page it
+// would otherwise touch first later is a page fault, after go (on create's
+// path) or on the container's first exec; on a virtual machine a fault costs
+// about 10 us, while MADV_POPULATE_WRITE maps pages at about 0.5 us each
+// (shim/cli/start/populate_image.cpp has the figures). The workers allocate
+// little, so they share the main arena rather than each mapping a 64 MiB
+// heap of its own. Best effort: a kernel without the advice faults as before.
+void populate_heap() {
+  const auto top = reinterpret_cast<std::uintptr_t>(::sbrk(0));
+  const std::size_t arena = ::mallinfo2().arena;
+  const std::uintptr_t page = 4096, start = (top - arena + page - 1) & ~(page - 1);
+  if (arena > 0 && start < top) ::madvise(reinterpret_cast<void*>(start), top - start, MADV_POPULATE_WRITE);
+}
+
+void prepare_heap() {
+  ::mallopt(M_ARENA_MAX, 1);
+  ::mallopt(M_TOP_PAD, static_cast<int>(kHeapReserve));  // grown, and trimmed back, to this above use
+  std::free(std::malloc(1));
+  populate_heap();
+}
+
 struct Setup {
   os::UniqueFd fan, init_pidfd, sigfd, timer, clean_w;
   bool audit = false;
@@ -339,6 +366,7 @@ Result<Setup> set_up(const MonitorConfig& config) {
     os::UniqueFd clean_r(pipefd[0]);
     os::UniqueFd self(pidfd_open(::getpid()));
     IMASHIM_TRY_VOID(start_guardian(config, self.get(), s.init_pidfd.get(), clean_r.get()));
+    populate_heap();  // the fork left every page shared copy-on-write: ours again in one call
   }
   return s;
 }
@@ -396,6 +424,10 @@ void warm_up() {
   // and loads its provider at the first fetch and init.
   (void)formats::hash_bytes(formats::HashAlgo::sha1, {});
   (void)formats::hash_bytes(formats::HashAlgo::sha256, {});
+  prepare_heap();
+  // The exit's sync threads, which only ever fsync: without a capability
+  // from their first instruction, so run_monitor's drop need not reach them.
+  start_sync_threads(kExitSyncThreads, [] { (void)drop_capabilities({}); });
 }
 
 int run_monitor(const MonitorConfig& config, int ready_fd) {
@@ -426,7 +458,7 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   // Capabilities are per thread: drop them before the workers start. The
   // seccomp filter is synchronized to every thread (TSYNC) after.
   m.start(config.workers);
-  start_sync_threads(kExitSyncThreads);
+  start_sync_threads(kExitSyncThreads);  // unless warm_up() started them
   if (auto r = confine_monitor(); !r) {
     say(ready_fd, "error " + r.error().message() + "\n");
     m.stop();

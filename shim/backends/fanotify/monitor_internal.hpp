@@ -62,10 +62,11 @@ using SyncJob = std::function<Result<void>()>;
 // each durably (temp file, fsync, rename); `also`: more syncs to run alongside theirs (run_syncs),
 // all done before the first rename.
 Result<void> finalize_log(const std::filesystem::path& log_dir, std::vector<SyncJob> also = {});
-// Starts `n` threads that run_syncs uses; before the seccomp filter, which
-// allows no new threads. Without them (detach, the guardian, replay) the jobs
-// run one after another on the caller's thread.
-void start_sync_threads(unsigned n);
+// Starts `n` threads that run_syncs uses, each running `first` before it
+// serves; before the seccomp filter, which allows no new threads. A no-op when
+// they run already. Without them (detach, the guardian, replay) the jobs run
+// one after another on the caller's thread.
+void start_sync_threads(unsigned n, void (*first)() = nullptr);
 void stop_sync_threads();
 // Runs `jobs` concurrently (see start_sync_threads); the first failure is returned.
 Result<void> run_syncs(std::vector<SyncJob> jobs);

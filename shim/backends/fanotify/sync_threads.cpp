@@ -15,8 +15,12 @@ namespace {
 
 class SyncThreads {
  public:
-  explicit SyncThreads(unsigned n) {
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { serve(); });
+  SyncThreads(unsigned n, void (*first)()) {
+    for (unsigned i = 0; i < n; ++i)
+      threads_.emplace_back([this, first] {
+        if (first) first();
+        serve();
+      });
   }
   ~SyncThreads() {
     {
@@ -88,7 +92,9 @@ std::unique_ptr<SyncThreads>& pool() {
 
 }  // namespace
 
-void start_sync_threads(unsigned n) { pool() = std::make_unique<SyncThreads>(n); }
+void start_sync_threads(unsigned n, void (*first)()) {
+  if (!pool()) pool() = std::make_unique<SyncThreads>(n, first);
+}
 
 void stop_sync_threads() { pool().reset(); }
 
