@@ -3,7 +3,9 @@
 // need the C library.
 #include "imashim/runtime/front.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,11 +66,13 @@ FrontRoute route_command(const std::vector<std::string>& argv) {
   in.path_env = env("PATH");
   in.front_env = env(kFrontEnv);
   in.self_exe = self_s;
+  in.listen_pid_set = std::getenv("LISTEN_PID") != nullptr;
   in.file_buf = file_buf;
   in.file_cap = sizeof file_buf;
   static front::Decision d;
   front::decide(in, front::Os{read_file, stat_path}, d);
   if (d.to == front::Decision::To::runc) return {FrontRoute::To::runc, fs::path(std::string(d.runc.view()))};
+  if (d.start_runc) return {FrontRoute::To::full, fs::path(std::string(d.runc.view())), true};
   return {};
 }
 
@@ -83,11 +87,25 @@ int ima_runc_front_main(std::vector<std::string> argv) {
   auto self = fs::read_symlink("/proc/self/exe", ec);
   auto full = self.parent_path() / kFullImplementation;
   ::setenv(kFrontEnv, self.c_str(), 1);
+  ::unsetenv(kRuncStartedEnv);
+  pid_t runc_pid = -1;
+  if (route.start_runc && ::access(full.c_str(), X_OK) == 0) {
+    auto started = spawn_runc(route.runc, {argv.begin() + 1, argv.end()});
+    if (started) {
+      runc_pid = *started;
+      ::setenv(kRuncStartedEnv, std::to_string(runc_pid).c_str(), 1);
+    }
+  }
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   ::execv(full.c_str(), args.data());
-  auto message = fmt::format("cannot run {}: {}", full.string(), std::strerror(errno));
+  int exec_errno = errno;
+  if (runc_pid > 0) {  // nobody would attach to what it creates
+    ::kill(runc_pid, SIGKILL);
+    ::waitpid(runc_pid, nullptr, 0);
+  }
+  auto message = fmt::format("cannot run {}: {}", full.string(), std::strerror(exec_errno));
   if (auto cmd = parse_runc_command(argv))
     report_error(*cmd, message);
   else

@@ -377,6 +377,7 @@ CommandView scan_command(int argc, const char* const* argv) {
 
 void decide(const Inputs& in, const Os& os, Decision& out) {
   out.to = Decision::To::full;
+  out.start_runc = false;
   out.command = scan_command(in.argc, in.argv);
   const CommandView& cmd = out.command;
   if (!cmd.ok) return;
@@ -397,17 +398,25 @@ void decide(const Inputs& in, const Os& os, Decision& out) {
   auto to_runc = [&] {
     if (find_runc(in, node, os, out.runc)) out.to = Decision::To::runc;
   };
+  // To the full implementation, with runc started ahead where the command is
+  // one the full implementation runs as it stands (create and delete; run
+  // becomes a create of its own).
+  auto to_full_starting_runc = [&] {
+    out.start_runc = cmd.role != CommandRole::run && !in.listen_pid_set && find_runc(in, node, os, out.runc);
+  };
   switch (cmd.role) {
     case CommandRole::pass_through:
       return to_runc();
     case CommandRole::create:
     case CommandRole::run: {
       if (!cmd.has_id || cmd.id.empty() || node.backend_off) return to_runc();
-      if (!is_valid_container_id(cmd.id) || !node.mode_off) return;
+      if (!is_valid_container_id(cmd.id)) return;
+      if (!node.mode_off) return to_full_starting_runc();
       Path bundle_config;
       if (!bundle_config.set(cmd.bundle.empty() ? "." : cmd.bundle, "/config.json")) return;
       long m = os.read_file(bundle_config.c_str(), in.file_buf, in.file_cap);
-      if (m < 0 || !annotations_keep_off({in.file_buf, static_cast<std::size_t>(m)})) return;
+      if (m < 0) return;
+      if (!annotations_keep_off({in.file_buf, static_cast<std::size_t>(m)})) return to_full_starting_runc();
       return to_runc();
     }
     case CommandRole::remove: {
@@ -415,9 +424,11 @@ void decide(const Inputs& in, const Os& os, Decision& out) {
       Path state;
       bool reg, exe;
       unsigned long dev, ino;
-      if (!state.set(state_root.view(), "/", cmd.id) || os.stat(state.c_str(), &reg, &exe, &dev, &ino) != -ENOENT)
-        return;
-      return to_runc();
+      if (!state.set(state_root.view(), "/", cmd.id)) return;
+      int r = os.stat(state.c_str(), &reg, &exe, &dev, &ino);
+      if (r == 0) return to_full_starting_runc();
+      if (r == -ENOENT) return to_runc();
+      return;
     }
   }
 }

@@ -109,14 +109,38 @@ int attach_created(const RuncCommand& cmd, const Setup& s, Prepared& prepared, p
   return 0;
 }
 
-int cmd_create(const RuncCommand& cmd, const Pipeline& pipeline) {
+// The command left to runc alone: the runc the front end started waited
+// for, or runc exec'd.
+int runc_alone(const RuncCommand& cmd, const fs::path& runc, std::optional<pid_t> started) {
+  if (!started) return exec_or_report(cmd, runc);
+  auto status = wait_runc(*started);
+  return status ? *status : report(cmd, "runc", status.error());
+}
+
+// A create that fails before it attaches, with runc already started by the
+// front end: the container runc creates is removed again.
+void discard_started(const RuncCommand& cmd, const fs::path& runc, std::optional<pid_t> started) {
+  if (!started) return;
+  auto status = wait_runc(*started);
+  if (status && *status == 0) force_delete(runc, cmd, cmd.container_id().value_or(""));
+}
+
+int cmd_create(const RuncCommand& cmd, const Pipeline& pipeline, std::optional<pid_t> started) {
   Setup s;
-  if (auto rc = setup(cmd, s)) return *rc;
-  if (s.id.empty()) return exec_or_report(cmd, s.runc);
+  if (auto rc = setup(cmd, s)) {
+    // Reported. The front end read the same config and found a runc: a node
+    // whose config or runc changed meanwhile, runc looked up as with no config.
+    discard_started(cmd, find_real_runc(NodeConfig{}).value_or("runc"), started);
+    return *rc;
+  }
+  if (s.id.empty()) return runc_alone(cmd, s.runc, started);
   auto prepared = begin_prepare(s.node, s.id, cmd.flag("bundle").value_or("."), pipeline);
-  if (!prepared) return report(cmd, fmt::format("create {}", s.id), prepared.error());
-  if (!*prepared) return exec_or_report(cmd, s.runc);
-  auto pid = spawn_runc(s.runc, args_of(cmd));
+  if (!prepared) {
+    discard_started(cmd, s.runc, started);
+    return report(cmd, fmt::format("create {}", s.id), prepared.error());
+  }
+  if (!*prepared) return runc_alone(cmd, s.runc, started);
+  auto pid = started ? Result<pid_t>(*started) : spawn_runc(s.runc, args_of(cmd));
   if (!pid) return report(cmd, fmt::format("create {}", s.id), pid.error());
   // The backend's start, the layers' labels and the policy while runc creates
   // the container: no image code runs before `start`, and the backend attaches
@@ -135,15 +159,18 @@ int cmd_create(const RuncCommand& cmd, const Pipeline& pipeline) {
 
 // `runc delete` then finalize. Without imashim state the container was never
 // ours (mode off, or created by plain runc): runc alone handles it.
-int cmd_delete(const RuncCommand& cmd, const Pipeline& pipeline) {
+int cmd_delete(const RuncCommand& cmd, const Pipeline& pipeline, std::optional<pid_t> started) {
   auto id = cmd.container_id();
   auto node = load_node_config();
-  if (!id || !validate_container_id(*id) || !node) return pass_through(cmd);
   std::error_code ec;
-  if (!fs::exists(state_dir(*node, *id), ec)) return pass_through(cmd);
+  if (!id || !validate_container_id(*id) || !node || !fs::exists(state_dir(*node, *id), ec)) {
+    if (!started) return pass_through(cmd);
+    auto status = wait_runc(*started);
+    return status ? *status : report(cmd, "runc", status.error());
+  }
   auto runc = find_real_runc(*node);
   if (!runc) return report(cmd, "runc", runc.error());
-  auto pid = spawn_runc(*runc, args_of(cmd));
+  auto pid = started ? Result<pid_t>(*started) : spawn_runc(*runc, args_of(cmd));
   if (!pid) return report(cmd, fmt::format("delete {}", *id), pid.error());
   // While runc deletes the container: its record, written and synced ahead.
   auto staged = stage_record(*node, *id);
@@ -253,10 +280,11 @@ int ima_runc_main(std::vector<std::string> argv, const Pipeline& pipeline) {
     std::fprintf(stderr, "ima-runc: %s\n", cmd.error().message().c_str());
     return 1;
   }
+  auto started = take_started_runc();  // for create and delete only (front_core.hpp)
   switch (cmd->role()) {
-    case CommandRole::create: return cmd_create(*cmd, pipeline);
+    case CommandRole::create: return cmd_create(*cmd, pipeline, started);
+    case CommandRole::remove: return cmd_delete(*cmd, pipeline, started);
     case CommandRole::run: return cmd_run(*cmd, pipeline);
-    case CommandRole::remove: return cmd_delete(*cmd, pipeline);
     case CommandRole::pass_through: break;
   }
   return pass_through(*cmd);

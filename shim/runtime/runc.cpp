@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -145,6 +146,22 @@ Result<int> run_runc(const fs::path& runc, const std::vector<std::string>& args)
 }
 
 Result<int> wait_runc(pid_t pid) { return wait_child(pid); }
+
+std::optional<pid_t> take_started_runc() {
+  const char* v = std::getenv(kRuncStartedEnv);
+  std::optional<pid_t> pid;
+  if (v && std::getenv(kFrontEnv)) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    siginfo_t info{};
+    // Only a child of ours can be waited for: WNOWAIT looks without reaping.
+    if (end != v && *end == '\0' && n > 0 && n <= INT32_MAX &&
+        ::waitid(P_PID, static_cast<id_t>(n), &info, WEXITED | WNOHANG | WNOWAIT) == 0)
+      pid = static_cast<pid_t>(n);
+  }
+  ::unsetenv(kRuncStartedEnv);
+  return pid;
+}
 
 Result<pid_t> spawn_runc(const fs::path& runc, const std::vector<std::string>& args) {
   std::vector<std::string> full{runc.string()};

@@ -23,7 +23,8 @@ namespace imashim::runtime {
 
 struct FrontRoute {
   enum class To { runc, full } to = To::full;
-  std::filesystem::path runc;  // when to == runc
+  std::filesystem::path runc;  // when to == runc, or start_runc
+  bool start_runc = false;     // to == full: runc started first (front_core.hpp, Decision)
 };
 
 // Where `argv` goes: straight to runc (pass-through commands; create and run

@@ -26,6 +26,11 @@ inline constexpr const char* kFullImplementation = "ima-runc-full";
 // The environment variable through which the full implementation learns the
 // front end's path: a `runc` in PATH that is the front end is never called.
 inline constexpr const char* kFrontEnv = "IMASHIM_RUNC_FRONT";
+// The environment variable through which the front end hands the full
+// implementation the pid of the runc it started with the command's own argv
+// (Decision::start_runc); the full implementation waits for that child rather
+// than starting runc itself, and removes the variable.
+inline constexpr const char* kRuncStartedEnv = "IMASHIM_RUNC_STARTED";
 
 }  // namespace imashim::runtime
 
@@ -82,9 +87,15 @@ struct CommandView {
 CommandView scan_command(int argc, const char* const* argv);
 
 // Where the command goes, with the runc to exec, and the command line as read.
+// For a create or delete that goes to the full implementation, `start_runc`
+// says the front end may start `runc` (with `runc` and the command's own argv)
+// before it execs ima-runc-full: runc then runs while the full implementation
+// starts and prepares, which does the same with runc's result as with a runc
+// it started itself (docs/runtime.md, "The front end").
 struct Decision {
   enum class To { runc, full } to = To::full;
   Path runc;
+  bool start_runc = false;
   CommandView command;
 };
 
@@ -98,6 +109,7 @@ struct Inputs {
   bool path_set = false;
   std::string_view front_env;   // IMASHIM_RUNC_FRONT
   std::string_view self_exe;    // /proc/self/exe resolved, or "/proc/self/exe"
+  bool listen_pid_set = false;  // LISTEN_PID: socket activation, whose pid the full implementation fixes
   char* file_buf = nullptr;     // for the node config, then the bundle config
   std::size_t file_cap = 0;
 };

@@ -39,6 +39,10 @@ Result<int> run_runc(const std::filesystem::path& runc, const std::vector<std::s
 // The same in two halves: start runc, later wait for it.
 Result<pid_t> spawn_runc(const std::filesystem::path& runc, const std::vector<std::string>& args);
 Result<int> wait_runc(pid_t pid);
+// The runc the front end started with this command's own argv before it
+// exec'd us (kRuncStartedEnv, front_core.hpp), if that pid is a child of ours;
+// the variable is removed so that nothing we start inherits it.
+std::optional<pid_t> take_started_runc();
 // Same, with stdout and stderr captured (stdin from /dev/null).
 struct Captured {
   int status = 0;

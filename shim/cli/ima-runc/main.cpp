@@ -266,11 +266,38 @@ void report(const front::CommandView& cmd, std::string_view message) {
 
 constexpr std::size_t kMaxArgs = 1 << 15;
 const char* g_args[kMaxArgs + 1];
-const char* g_env[kMaxArgs + 2];
+const char* g_env[kMaxArgs + 3];
 char g_file[front::kFileBuffer];
 front::Decision g_decision;
 front::Path g_self, g_full;
-front::Path g_front_var;  // IMASHIM_RUNC_FRONT=<self>
+front::Path g_front_var;    // IMASHIM_RUNC_FRONT=<self>
+front::Path g_started_var;  // IMASHIM_RUNC_STARTED=<pid>
+
+bool is_var(std::string_view entry, std::string_view name) {
+  return entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=';
+}
+
+// Execs runc with the command's arguments; returns only on failure.
+long exec_runc(int argc, const char* const* argv, const char* const* envp) {
+  g_args[0] = g_decision.runc.c_str();
+  for (int i = 1; i < argc; ++i) g_args[i] = argv[i];
+  g_args[argc] = nullptr;
+  return sys(__NR_execve, reinterpret_cast<long>(g_decision.runc.c_str()), reinterpret_cast<long>(g_args),
+             reinterpret_cast<long>(envp));
+}
+
+// Starts runc with the command's arguments (Decision::start_runc): its pid,
+// or 0 when it was not started (the full implementation then starts it).
+long start_runc(int argc, const char* const* argv, const char* const* envp) {
+  if (sys(__NR_faccessat, AT_FDCWD, reinterpret_cast<long>(g_full.c_str()), 1 /* X_OK */) != 0) return 0;
+  long pid = sys(__NR_clone, 17 /* SIGCHLD: a fork */, 0, 0, 0, 0);
+  if (pid != 0) return pid > 0 ? pid : 0;
+  long e = exec_runc(argc, argv, envp);
+  Line m;
+  m << "exec " << g_decision.runc.view() << ": " << errno_name(e);
+  report(g_decision.command, m.view());
+  die(127);
+}
 
 int front_main(int argc, const char* const* argv, const char* const* envp) {
   long n = sys(__NR_readlinkat, AT_FDCWD, reinterpret_cast<long>("/proc/self/exe"), reinterpret_cast<long>(g_self.text),
@@ -288,6 +315,7 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
   in.path_env = getenv(envp, "PATH", &in.path_set);
   in.front_env = getenv(envp, kFrontEnv);
   in.self_exe = g_self.view();
+  getenv(envp, "LISTEN_PID", &in.listen_pid_set);
   in.file_buf = g_file;
   in.file_cap = sizeof g_file;
   if (argc < 1 || static_cast<std::size_t>(argc) > kMaxArgs) {
@@ -297,11 +325,7 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
   front::decide(in, front::Os{read_file, stat_path}, g_decision);
   const front::CommandView& cmd = g_decision.command;
   if (g_decision.to == front::Decision::To::runc) {
-    g_args[0] = g_decision.runc.c_str();
-    for (int i = 1; i < argc; ++i) g_args[i] = argv[i];
-    g_args[argc] = nullptr;
-    long e = sys(__NR_execve, reinterpret_cast<long>(g_decision.runc.c_str()), reinterpret_cast<long>(g_args),
-                 reinterpret_cast<long>(envp));
+    long e = exec_runc(argc, argv, envp);
     Line m;
     m << "exec " << g_decision.runc.view() << ": " << errno_name(e);
     report(cmd, m.view());
@@ -316,16 +340,23 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
     return 1;
   }
   std::size_t k = 0;
-  for (const char* const* e = envp; *e && k < kMaxArgs; ++e) {
-    std::string_view v = *e;
-    if (!(v.starts_with(kFrontEnv) && v.size() > std::string_view(kFrontEnv).size() &&
-          v[std::string_view(kFrontEnv).size()] == '='))
-      g_env[k++] = *e;
-  }
+  for (const char* const* e = envp; *e && k < kMaxArgs; ++e)
+    if (!is_var(*e, kFrontEnv) && !is_var(*e, kRuncStartedEnv)) g_env[k++] = *e;
   g_env[k++] = g_front_var.c_str();
+  long runc_pid = g_decision.start_runc ? start_runc(argc, argv, envp) : 0;
+  if (runc_pid > 0) {
+    Line pid;
+    pid.num(static_cast<unsigned long>(runc_pid), 1);
+    g_started_var.set(kRuncStartedEnv, "=", pid.view());
+    g_env[k++] = g_started_var.c_str();
+  }
   g_env[k] = nullptr;
   long e = sys(__NR_execve, reinterpret_cast<long>(g_full.c_str()), reinterpret_cast<long>(argv),
                reinterpret_cast<long>(g_env));
+  if (runc_pid > 0) {  // nobody would attach to what it creates
+    sys(__NR_kill, runc_pid, 9 /* SIGKILL */);
+    sys(__NR_wait4, runc_pid, 0, 0, 0);
+  }
   Line m;
   m << "cannot run " << g_full.view() << ": " << errno_name(e);
   report(cmd, m.view());

@@ -97,3 +97,38 @@ TEST_CASE("front: delete goes to runc only when imashim has no state for the con
   CHECK(f.route({"delete", "--force", "c1"}) == full);
   CHECK(f.route({"delete", "../x"}) == full);
 }
+
+TEST_CASE("front: create and delete that go to the full implementation start runc first", "[runtime][front]") {
+  FrontFixture f;
+  f.node("");
+  f.annotations("{}");
+  auto route = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "ima-runc");
+    return route_command(args);
+  };
+  const std::string bundle = (f.dir / "bundle").string();
+  auto create = route({"--root", "/r", "create", "--bundle", bundle, "c1"});
+  CHECK(create.to == full);
+  CHECK(create.start_runc);
+  CHECK(create.runc == "/bin/true");
+  fs::create_directories(f.dir / "run/c1");
+  auto del = route({"delete", "--force", "c1"});
+  CHECK(del.to == full);
+  CHECK(del.start_runc);
+  // run turns into a create of its own; a bad id and a broken bundle are
+  // reported by the full implementation before anything runs.
+  CHECK_FALSE(route({"run", "--bundle", bundle, "r1"}).start_runc);
+  CHECK_FALSE(route({"create", "--bundle", bundle, "../escape"}).start_runc);
+  f.node(R"(, "mode": "off")");
+  f.annotations(R"({"org.imashim.mode": "enforce"})");
+  CHECK(route({"create", "--bundle", bundle, "c2"}).start_runc);  // an annotation opts in
+  CHECK_FALSE(route({"create", "--bundle", (f.dir / "no-such-bundle").string(), "c3"}).start_runc);
+  // A node config the front end does not read, and socket activation, whose
+  // LISTEN_PID the full implementation rewrites for its own child.
+  f.node(R"(, "hash_algo": "crc32")");
+  CHECK_FALSE(route({"create", "--bundle", bundle, "c4"}).start_runc);
+  f.node("");
+  ::setenv("LISTEN_PID", "1", 1);
+  CHECK_FALSE(route({"create", "--bundle", bundle, "c5"}).start_runc);
+  ::unsetenv("LISTEN_PID");
+}
