@@ -111,10 +111,15 @@ int attach_created(const RuncCommand& cmd, const Setup& s, Prepared& prepared, p
 
 // The command left to runc alone: the runc the front end started waited
 // for, or runc exec'd.
-int runc_alone(const RuncCommand& cmd, const fs::path& runc, std::optional<pid_t> started) {
-  if (!started) return exec_or_report(cmd, runc);
-  auto status = wait_runc(*started);
+int wait_started(const RuncCommand& cmd, pid_t started) {
+  auto status = wait_runc(started);
   return status ? *status : report(cmd, "runc", status.error());
+}
+int runc_alone(const RuncCommand& cmd, const fs::path& runc, std::optional<pid_t> started) {
+  return started ? wait_started(cmd, *started) : exec_or_report(cmd, runc);
+}
+int runc_alone_or_pass_through(const RuncCommand& cmd, std::optional<pid_t> started) {
+  return started ? wait_started(cmd, *started) : pass_through(cmd);
 }
 
 // A create that fails before it attaches, with runc already started by the
@@ -163,13 +168,14 @@ int cmd_delete(const RuncCommand& cmd, const Pipeline& pipeline, std::optional<p
   auto id = cmd.container_id();
   auto node = load_node_config();
   std::error_code ec;
-  if (!id || !validate_container_id(*id) || !node || !fs::exists(state_dir(*node, *id), ec)) {
-    if (!started) return pass_through(cmd);
-    auto status = wait_runc(*started);
-    return status ? *status : report(cmd, "runc", status.error());
-  }
+  if (!id || !validate_container_id(*id) || !node || !fs::exists(state_dir(*node, *id), ec))
+    return runc_alone_or_pass_through(cmd, started);
   auto runc = find_real_runc(*node);
-  if (!runc) return report(cmd, "runc", runc.error());
+  if (!runc) {
+    // The front end found one in the same config: waited for, the state left for a delete that finds it.
+    if (started) (void)wait_runc(*started);
+    return report(cmd, "runc", runc.error());
+  }
   auto pid = started ? Result<pid_t>(*started) : spawn_runc(*runc, args_of(cmd));
   if (!pid) return report(cmd, fmt::format("delete {}", *id), pid.error());
   // While runc deletes the container: its record, written and synced ahead.
