@@ -74,8 +74,9 @@ struct MonitorConfig {
 int run_monitor(const MonitorConfig& config, int ready_fd);
 
 // What a monitor started ahead of attach does while it waits: OpenSSL's
-// configuration and the digests every log needs (sha1 and sha256 banks), and
-// the heap its threads will share, grown and mapped.
+// configuration and the digests every log needs (sha1 and sha256 banks), the
+// heap its threads will share, grown and mapped, its exit's sync threads and
+// its seccomp filter, built (loaded only once it is set up).
 void warm_up();
 
 // Where attach() looks for the monitor executable.

@@ -1,6 +1,11 @@
 // Least privilege for the monitor after setup: only the capabilities it still
 // needs, and a seccomp allow-list of the system calls its event loop makes.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
@@ -8,6 +13,9 @@
 #include <cstdlib>
 #include <memory>
 #include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "monitor_internal.hpp"
 
@@ -49,23 +57,52 @@ Result<void> drop_capabilities(const std::vector<int>& keep) {
   return {};
 }
 
-Result<void> confine_monitor() {
-  if (const char* off = std::getenv("IMASHIM_MONITOR_NO_SECCOMP"); off && *off == '1') return {};
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+namespace {
+
+// The allow-list as the kernel takes it (libseccomp's export: its own
+// architecture check first, then the rules).
+std::vector<sock_filter>& program() {
+  static std::vector<sock_filter> p;
+  return p;
+}
+
+bool disabled() {
+  const char* off = std::getenv("IMASHIM_MONITOR_NO_SECCOMP");
+  return off && *off == '1';
+}
+
+}  // namespace
+
+Result<void> prepare_confinement() {
+  if (disabled() || !program().empty()) return {};
+  auto ctx = std::unique_ptr<void, decltype(&seccomp_release)>(seccomp_init(SCMP_ACT_ERRNO(EPERM)), seccomp_release);
   if (!ctx) return fail("seccomp_init failed");
-  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
   for (auto name : kAllowed) {
     std::string n(name);
     int nr = seccomp_syscall_resolve_name(n.c_str());
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) != 0) {
-      seccomp_release(ctx);
-      return fail("seccomp: cannot allow " + n);
-    }
+    if (seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0) != 0) return fail("seccomp: cannot allow " + n);
   }
-  int rc = seccomp_load(ctx);
-  seccomp_release(ctx);
-  if (rc != 0) return fail("seccomp_load", -rc);
+  os::UniqueFd mem(static_cast<int>(::memfd_create("imashim-seccomp", MFD_CLOEXEC)));
+  if (!mem) return fail_errno("memfd_create");
+  if (int rc = seccomp_export_bpf(ctx.get(), mem.get()); rc != 0) return fail("seccomp_export_bpf", -rc);
+  off_t size = ::lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) return fail("seccomp: bad exported program");
+  std::vector<sock_filter> p(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  if (::pread(mem.get(), p.data(), static_cast<std::size_t>(size), 0) != size) return fail_errno("seccomp: read program");
+  program() = std::move(p);
+  return {};
+}
+
+Result<void> confine_monitor() {
+  if (disabled()) return {};
+  IMASHIM_TRY_VOID(prepare_confinement());
+  // Loading a filter without CAP_SYS_ADMIN needs no_new_privs (drop_capabilities set it already).
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  sock_fprog prog{static_cast<unsigned short>(program().size()), program().data()};
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+  if (rc < 0) return fail_errno("seccomp");
+  if (rc > 0) return fail(fmt::format("seccomp: thread {} could not take the filter", rc));
   return {};
 }
 

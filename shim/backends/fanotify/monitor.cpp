@@ -428,6 +428,7 @@ void warm_up() {
   // The exit's sync threads, which only ever fsync: without a capability
   // from their first instruction, so run_monitor's drop need not reach them.
   start_sync_threads(kExitSyncThreads, [] { (void)drop_capabilities({}); });
+  (void)prepare_confinement();  // on failure run_monitor() builds it again, and reports
 }
 
 int run_monitor(const MonitorConfig& config, int ready_fd) {
