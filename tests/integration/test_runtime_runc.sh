@@ -30,6 +30,12 @@ check "create: state dir records the init pid" \
   test "$(jq -r .pid "$(state_dir_of c1)/state.json")" = "$(cat "$TEST_TMP/c1.pid")"
 check "start: exit 0" R start c1
 check "start: running" wait_status c1 running
+# The monitor's stderr lives in the state dir and reaches the log dir only when
+# something was written: as if the monitor had warned.
+monitor=$(pgrep -f "ima-monitor run --config $(state_dir_of c1)/monitor.json" | head -1)
+check "monitor's stderr: in the state dir, not on the log disk" \
+  test -e "$(state_dir_of c1)/monitor.log" -a ! -e "$(log_dir_of c1)/monitor.log"
+echo "imashim-test: a warning" >>"/proc/$monitor/fd/2"
 check_eq "exec: output from the container" "imashim test image" "$(R exec c1 /bin/cat /etc/imashim-test)"
 check "kill: exit 0" R kill c1 KILL
 check "kill: stopped" wait_status c1 stopped
@@ -37,6 +43,7 @@ check "delete: exit 0" R delete c1
 check "delete: no runc container, no state" nothing_left c1 "$ROOT"
 check_eq "create+start: the container printed" "hello from layer 2" "$(cat "$TEST_TMP/c1.out")"
 check "log kept after delete" test -s "$(log_dir_of c1)/container.json"
+check_eq "monitor's stderr kept in the log dir" "imashim-test: a warning" "$(cat "$(log_dir_of c1)/monitor.log" 2>&1)"
 check "log: /bin/hello measured" measured c1 /bin/hello
 check "log: /bin/busybox measured" measured c1 /bin/busybox
 

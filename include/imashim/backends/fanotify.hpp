@@ -68,6 +68,13 @@ struct MonitorConfig {
   static MonitorConfig from_request(const AttachRequest& request, const FanotifyOptions& options);
 };
 
+// Where a monitor's stderr goes: monitor.log in its state dir (tmpfs on a node,
+// so that create makes no file on the log disk for a log that is almost always
+// empty), appended to the log dir's monitor.log when the monitor exits, or by
+// detach for one that died, if anything was written (keep_stderr_log).
+std::filesystem::path stderr_log(const std::filesystem::path& state_dir, const std::filesystem::path& log_dir);
+void keep_stderr_log(const std::filesystem::path& state_dir, const std::filesystem::path& log_dir);
+
 // Runs a monitor in this process until the container's init exits or SIGTERM.
 // Writes "ready <pid>\n" (or "error <message>\n") to `ready_fd` once the mark is
 // in place and closes it. Returns the process exit code.

@@ -75,7 +75,7 @@ Result<void> write_handoff(const std::filesystem::path& path, std::string_view t
 // double fork puts it, with the nearest subreaper or init once we exit, a
 // moment after its ready report. `go_r` >= 0: a monitor started ahead of
 // attach, which waits on fd 4 for the word to go and writes no log until
-// then (its stderr is /dev/null until it opens the log dir's monitor.log).
+// then (its stderr is /dev/null until it opens its monitor.log).
 Result<pid_t> spawn_monitor(const std::filesystem::path& exe, const std::filesystem::path& config, int ready_w,
                             int go_r, const std::filesystem::path& stderr_log) {
   // Above the stdio numbers, so that no dup2 below overwrites another's source.
@@ -201,7 +201,8 @@ class FanotifyBackend : public Backend {
       if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
       ready_r.reset(fds[0]);
       os::UniqueFd ready_w(fds[1]);
-      IMASHIM_TRY(pid, spawn_monitor(exe, config_path, ready_w.get(), -1, request.log_dir / "monitor.log"));
+      IMASHIM_TRY(pid, spawn_monitor(exe, config_path, ready_w.get(), -1,
+                                     fanotify::stderr_log(request.state_dir, request.log_dir)));
     }
     std::string line = read_line(ready_r.get(), options_.ready_timeout);
     pid_t ready_pid = 0;
@@ -235,6 +236,7 @@ class FanotifyBackend : public Backend {
         }
       }
     }
+    if (!log_dir.empty()) fanotify::keep_stderr_log(state_dir(request, config), log_dir);  // if it died: why
     // The monitor finished its log itself: nothing to repair, nothing to redo.
     std::error_code ec;
     if (std::filesystem::remove(state_dir(request, config) / kFinalizedMark, ec)) return {};

@@ -22,6 +22,25 @@ Result<void> sync_file(const std::filesystem::path& path) {
   return {};
 }
 
+std::filesystem::path stderr_log(const std::filesystem::path& state_dir, const std::filesystem::path& log_dir) {
+  return (state_dir.empty() ? log_dir : state_dir) / "monitor.log";
+}
+
+void keep_stderr_log(const std::filesystem::path& state_dir, const std::filesystem::path& log_dir) {
+  auto from = stderr_log(state_dir, log_dir), to = log_dir / "monitor.log";
+  if (from == to) return;
+  os::UniqueFd in(::open(from.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!in) return;
+  os::UniqueFd out;
+  char buf[16 * 1024];
+  ssize_t n;
+  while ((n = ::read(in.get(), buf, sizeof buf)) > 0) {
+    if (!out) out.reset(::open(to.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (!out || ::write(out.get(), buf, static_cast<std::size_t>(n)) != n) return;
+  }
+  ::ftruncate(in.get(), 0);  // kept once: a later call (detach after the monitor) adds nothing
+}
+
 Result<void> finalize_log(const std::filesystem::path& log_dir, std::vector<SyncJob> also) {
   auto bin = log_dir / "binary_runtime_measurements";
   Bytes data;

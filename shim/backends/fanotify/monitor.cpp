@@ -488,6 +488,7 @@ int run_monitor(const MonitorConfig& config, int ready_fd) {
   if (s.clean_w) (void)!::write(s.clean_w.get(), gone ? "x" : "s", 1);
   // After the guardian was told: a monitor killed before this line leaves no
   // mark, and detach repairs and finalizes the log itself.
+  keep_stderr_log(config.state_dir, config.log_dir);
   if (flushed && !config.state_dir.empty()) {
     os::UniqueFd mark(::open((config.state_dir / kFinalizedMark).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   }

@@ -32,7 +32,7 @@ Result<std::string> read_text(const std::string& path) {
 }
 
 // Started ahead of attach (--go-fd): wait for the word, then log to the
-// container's monitor.log. End of file instead: the attach was abandoned,
+// container's monitor.log (fanotify::stderr_log). End of file instead: the attach was abandoned,
 // and nothing has been touched.
 bool wait_for_go(int go_fd) {
   char buf[8];
@@ -60,7 +60,7 @@ int run(const std::string& config_path, int ready_fd, int go_fd) {
   auto j = nlohmann::json::parse(*text, nullptr, false);
   auto config = fanotify::MonitorConfig::from_json(j);
   if (!config) return error(config_path + ": " + config.error().message());
-  if (go_fd >= 0) log_stderr_to(config->log_dir / "monitor.log");
+  if (go_fd >= 0) log_stderr_to(fanotify::stderr_log(config->state_dir, config->log_dir));
   return fanotify::run_monitor(*config, ready_fd);
 }
 
