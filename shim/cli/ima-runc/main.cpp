@@ -154,10 +154,15 @@ int stat_path(const char* path, bool* regular, bool* executable, unsigned long* 
   return 0;
 }
 
+// Whether an environment entry sets `name` ("NAME=...").
+bool is_var(std::string_view entry, std::string_view name) {
+  return entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=';
+}
+
 std::string_view getenv(const char* const* envp, std::string_view name, bool* found = nullptr) {
   for (; *envp; ++envp) {
     std::string_view e = *envp;
-    if (e.size() > name.size() && e.starts_with(name) && e[name.size()] == '=') {
+    if (is_var(e, name)) {
       if (found) *found = true;
       return e.substr(name.size() + 1);
     }
@@ -273,17 +278,16 @@ front::Path g_self, g_full;
 front::Path g_front_var;    // IMASHIM_RUNC_FRONT=<self>
 front::Path g_started_var;  // IMASHIM_RUNC_STARTED=<pid>
 
-bool is_var(std::string_view entry, std::string_view name) {
-  return entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=';
-}
-
-// Execs runc with the command's arguments; returns only on failure.
-long exec_runc(int argc, const char* const* argv, const char* const* envp) {
+// Execs runc with the command's arguments; returns only on failure, reported.
+void exec_runc(int argc, const char* const* argv, const char* const* envp) {
   g_args[0] = g_decision.runc.c_str();
   for (int i = 1; i < argc; ++i) g_args[i] = argv[i];
   g_args[argc] = nullptr;
-  return sys(__NR_execve, reinterpret_cast<long>(g_decision.runc.c_str()), reinterpret_cast<long>(g_args),
-             reinterpret_cast<long>(envp));
+  long e = sys(__NR_execve, reinterpret_cast<long>(g_decision.runc.c_str()), reinterpret_cast<long>(g_args),
+               reinterpret_cast<long>(envp));
+  Line m;
+  m << "exec " << g_decision.runc.view() << ": " << errno_name(e);
+  report(g_decision.command, m.view());
 }
 
 // Starts runc with the command's arguments (Decision::start_runc): its pid,
@@ -292,10 +296,7 @@ long start_runc(int argc, const char* const* argv, const char* const* envp) {
   if (sys(__NR_faccessat, AT_FDCWD, reinterpret_cast<long>(g_full.c_str()), 1 /* X_OK */) != 0) return 0;
   long pid = sys(__NR_clone, 17 /* SIGCHLD: a fork */, 0, 0, 0, 0);
   if (pid != 0) return pid > 0 ? pid : 0;
-  long e = exec_runc(argc, argv, envp);
-  Line m;
-  m << "exec " << g_decision.runc.view() << ": " << errno_name(e);
-  report(g_decision.command, m.view());
+  exec_runc(argc, argv, envp);
   die(127);
 }
 
@@ -325,10 +326,7 @@ int front_main(int argc, const char* const* argv, const char* const* envp) {
   front::decide(in, front::Os{read_file, stat_path}, g_decision);
   const front::CommandView& cmd = g_decision.command;
   if (g_decision.to == front::Decision::To::runc) {
-    long e = exec_runc(argc, argv, envp);
-    Line m;
-    m << "exec " << g_decision.runc.view() << ": " << errno_name(e);
-    report(cmd, m.view());
+    exec_runc(argc, argv, envp);
     return 127;
   }
   // ima-runc-full, next to us, told which executable is its front end.
