@@ -1,6 +1,6 @@
 # imashim_populate_image(TARGET): TARGET, a static-pie program on every
 # container's create or delete, starts at shim/cli/start/populate_image.cpp's entry,
-# which maps its image in two system calls before the C library relocates it
+# which maps its image (one madvise per loadable segment) before the C library relocates it
 # (why, and the figures: that file). x86_64 only; other architectures keep the
 # C library's entry.
 set(IMASHIM_POPULATE_IMAGE_SOURCE ${PROJECT_SOURCE_DIR}/shim/cli/start/populate_image.cpp)

@@ -1,6 +1,7 @@
 // The entry point of the static-pie programs that run on every container's
 // create and delete (ima-runc-full, ima-monitor): it maps the program's own
-// image in two system calls, then hands over to the C library's _start.
+// image with one madvise per loadable segment (four here), then hands over to
+// the C library's _start.
 //
 // Why: such a program starts by relocating itself. Every page of
 // .data.rel.ro, .got and .data holds pointers to fix up, so each one is a
@@ -47,6 +48,8 @@ long raw_madvise(unsigned long start, unsigned long length, long advice) {
 
 }  // namespace
 
+// A static-pie program is linked at address 0, so the ELF header's address is
+// the load base that p_vaddr is relative to.
 __attribute__((used, visibility("hidden"), no_stack_protector)) void imashim_populate_image() {
   constexpr unsigned long kPage = 4096;
   const auto base = reinterpret_cast<unsigned long>(&__ehdr_start);
